@@ -1,0 +1,303 @@
+import { abortReason, type EnvironmentOptions, resolveEnvironment, sleep } from './environment.js';
+import { UpstreamError, type UpstreamOperation } from './errors.js';
+import { type CreateTaskRequestInput, parseCreateTaskRequest } from './request.js';
+import { parseTaskResult, toTaskSnapshot } from './response.js';
+import {
+  type BackoffOptions,
+  classifyStatus,
+  DEFAULT_BACKOFF,
+  FAILURE_KIND,
+  type FailureClass,
+  fullJitterDelay,
+  isConnectionRefused,
+  parseRetryAfter,
+  RETRYABLE,
+} from './retry.js';
+import type { TaskSnapshot } from './task.js';
+
+/** Novita's public API. */
+export const NOVITA_BASE_URL = 'https://api.novita.ai';
+export const CREATE_TASK_PATH = '/v3/async/wan-t2v';
+export const TASK_RESULT_PATH = '/v3/async/task-result';
+
+/** How much of an unexpected body an error keeps. */
+const MAX_BODY_IN_ERROR = 2048;
+
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+
+export interface NovitaClientOptions extends EnvironmentOptions {
+  /** The upstream API key, sent as `Authorization: Bearer`. Never appears in an error. */
+  apiKey: string;
+  /**
+   * Where the upstream is: Novita, or the emulator.
+   * @default 'https://api.novita.ai'
+   */
+  baseUrl?: string;
+  /**
+   * The fetch to use.
+   * @default globalThis.fetch
+   */
+  fetch?: FetchLike;
+  /**
+   * How long one attempt may take, from sending to the last byte of the answer.
+   * @default 30000
+   */
+  timeoutMs?: number;
+  /** Backoff between retries. */
+  retry?: BackoffOptions;
+}
+
+export interface CallOptions {
+  /** Aborts the call, retries included; the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Overrides the client's `timeoutMs` for this call. */
+  timeoutMs?: number;
+}
+
+/** How one attempt failed. Internal: it becomes an `UpstreamError` when retries end. */
+interface AttemptFailure {
+  readonly failureClass: FailureClass;
+  readonly status?: number;
+  readonly reason?: string;
+  readonly upstreamMessage?: string;
+  readonly body?: string;
+  readonly retryAfterMs?: number;
+  readonly cause?: unknown;
+}
+
+class Attempt {
+  constructor(readonly failure: AttemptFailure) {}
+}
+
+/** The methods the poller needs: one seam, so any upstream (Novita, the emulator, a cache) fits. */
+export interface TaskReader {
+  getTaskResult(taskId: string, options?: CallOptions): Promise<TaskSnapshot>;
+}
+
+/**
+ * A client of Novita's asynchronous Wan 2.1 text-to-video API.
+ *
+ * Reads retry on 429, 5xx, network errors and timeouts, with exponential backoff and full
+ * jitter, honouring `Retry-After`. A create is retried only when no task can exist (connection
+ * refused, 429): a second create is a second paid video.
+ */
+export class NovitaClient implements TaskReader {
+  readonly baseUrl: string;
+  readonly #apiKey: string;
+  readonly #fetch: FetchLike;
+  readonly #timeoutMs: number;
+  readonly #backoff: Required<BackoffOptions>;
+  readonly #env: ReturnType<typeof resolveEnvironment>;
+
+  constructor(options: NovitaClientOptions) {
+    if (typeof options.apiKey !== 'string' || options.apiKey.trim() === '') {
+      throw new TypeError('NovitaClient needs a non-empty apiKey');
+    }
+    this.#apiKey = options.apiKey;
+    this.baseUrl = (options.baseUrl ?? NOVITA_BASE_URL).replace(/\/+$/, '');
+    this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#backoff = { ...DEFAULT_BACKOFF, ...stripUndefined(options.retry ?? {}) };
+    this.#env = resolveEnvironment(options);
+  }
+
+  /**
+   * Creates a task and returns its id. The request is validated first: a `ValidationError`
+   * is thrown, and nothing is sent, when any field breaks the contract.
+   */
+  async createTask(request: CreateTaskRequestInput, options: CallOptions = {}): Promise<string> {
+    const body = JSON.stringify(parseCreateTaskRequest(request));
+    return this.#call('createTask', options, {
+      path: CREATE_TASK_PATH,
+      init: { method: 'POST', body },
+      read: (json) => {
+        const taskId = (json as { task_id?: unknown } | null)?.task_id;
+        if (typeof taskId !== 'string' || taskId === '')
+          throw new Error('no task_id in the answer');
+        return taskId;
+      },
+    });
+  }
+
+  /** Reads a task and returns a normalised snapshot (video expiry times are absolute). */
+  async getTaskResult(taskId: string, options: CallOptions = {}): Promise<TaskSnapshot> {
+    return this.#call('getTaskResult', options, {
+      path: `${TASK_RESULT_PATH}?task_id=${encodeURIComponent(taskId)}`,
+      init: { method: 'GET' },
+      read: (json) => toTaskSnapshot(parseTaskResult(json), this.#env.now()),
+    });
+  }
+
+  /** Never prints the key. */
+  toString(): string {
+    return `NovitaClient(${this.baseUrl})`;
+  }
+
+  toJSON(): { baseUrl: string } {
+    return { baseUrl: this.baseUrl };
+  }
+
+  async #call<T>(
+    operation: UpstreamOperation,
+    options: CallOptions,
+    request: { path: string; init: RequestInit; read: (json: unknown) => T },
+  ): Promise<T> {
+    const { signal } = options;
+    for (let attempt = 1; ; attempt++) {
+      if (signal?.aborted) throw abortReason(signal);
+      try {
+        return await this.#attempt(request, options);
+      } catch (error) {
+        if (signal?.aborted) throw abortReason(signal);
+        if (!(error instanceof Attempt)) throw error;
+        const { failure } = error;
+        const retryable = RETRYABLE[operation][failure.failureClass];
+        const delay =
+          failure.retryAfterMs ?? fullJitterDelay(attempt, this.#backoff, this.#env.random);
+        const giveUp =
+          !retryable ||
+          attempt >= this.#backoff.maxAttempts ||
+          delay > this.#backoff.maxRetryAfterMs;
+        if (giveUp) throw this.#toUpstreamError(operation, failure, retryable, attempt);
+        await sleep(delay, this.#env, signal);
+      }
+    }
+  }
+
+  async #attempt<T>(
+    request: { path: string; init: RequestInit; read: (json: unknown) => T },
+    options: CallOptions,
+  ): Promise<T> {
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = this.#env.setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, options.timeoutMs ?? this.#timeoutMs);
+    const outer = options.signal;
+    const onAbort = () => controller.abort(outer?.reason);
+    outer?.addEventListener('abort', onAbort, { once: true });
+
+    const broken = (cause: unknown): Attempt => {
+      if (timedOut) return new Attempt({ failureClass: 'timeout', cause });
+      return new Attempt({
+        failureClass: isConnectionRefused(cause) ? 'connection_refused' : 'network',
+        cause,
+      });
+    };
+
+    try {
+      let response: Response;
+      try {
+        response = await this.#fetch(`${this.baseUrl}${request.path}`, {
+          ...request.init,
+          headers: {
+            authorization: `Bearer ${this.#apiKey}`,
+            accept: 'application/json',
+            ...(request.init.body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
+          signal: controller.signal,
+        });
+      } catch (cause) {
+        throw broken(cause);
+      }
+      let text: string;
+      try {
+        text = await response.text();
+      } catch (cause) {
+        throw broken(cause);
+      }
+      if (!response.ok) throw new Attempt(this.#httpFailure(response, text));
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch (cause) {
+        throw new Attempt({ failureClass: 'bad_response', body: this.#clip(text), cause });
+      }
+      try {
+        return request.read(json);
+      } catch (cause) {
+        throw new Attempt({ failureClass: 'bad_response', body: this.#clip(text), cause });
+      }
+    } finally {
+      this.#env.clearTimeout(timer);
+      outer?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  #httpFailure(response: Response, text: string): AttemptFailure {
+    const failureClass = classifyStatus(response.status);
+    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), this.#env.now());
+    const fields = readErrorBody(text);
+    return {
+      failureClass,
+      status: response.status,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      ...(fields
+        ? {
+            ...(fields.reason === undefined ? {} : { reason: this.#redact(fields.reason) }),
+            ...(fields.message === undefined
+              ? {}
+              : { upstreamMessage: this.#redact(fields.message) }),
+          }
+        : { body: this.#clip(text) }),
+    };
+  }
+
+  #toUpstreamError(
+    operation: UpstreamOperation,
+    failure: AttemptFailure,
+    retryable: boolean,
+    attempts: number,
+  ): UpstreamError {
+    return new UpstreamError(
+      {
+        operation,
+        kind: FAILURE_KIND[failure.failureClass],
+        status: failure.status,
+        reason: failure.reason,
+        upstreamMessage: failure.upstreamMessage,
+        body: failure.body,
+        retryable,
+        retryAfterMs: failure.retryAfterMs,
+        attempts,
+      },
+      failure.cause === undefined ? undefined : { cause: failure.cause },
+    );
+  }
+
+  /** The key never leaves this object, even when an upstream echoes it back. */
+  #redact(text: string): string {
+    return text.split(this.#apiKey).join('[redacted]');
+  }
+
+  #clip(text: string): string {
+    const redacted = this.#redact(text);
+    return redacted.length > MAX_BODY_IN_ERROR
+      ? `${redacted.slice(0, MAX_BODY_IN_ERROR)}… (${redacted.length} characters)`
+      : redacted;
+  }
+}
+
+/** The upstream's error body: `{code, reason, message}`, when it is JSON of that shape. */
+function readErrorBody(text: string): { reason?: string; message?: string } | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof json !== 'object' || json === null) return undefined;
+  const { reason, message } = json as { reason?: unknown; message?: unknown };
+  const fields = {
+    ...(typeof reason === 'string' && reason !== '' ? { reason } : {}),
+    ...(typeof message === 'string' && message !== '' ? { message } : {}),
+  };
+  return Object.keys(fields).length > 0 ? fields : undefined;
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(value).filter(([, entry]) => entry !== undefined),
+  ) as Partial<T>;
+}

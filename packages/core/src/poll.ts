@@ -1,0 +1,203 @@
+import type { CallOptions, TaskReader } from './client.js';
+import { abortReason, type EnvironmentOptions, resolveEnvironment, sleep } from './environment.js';
+import { isUpstreamError, PollDeadlineError, type UpstreamError } from './errors.js';
+import { isTerminalStatus, reduceTask, type TaskSnapshot } from './task.js';
+
+export interface PollPolicy extends EnvironmentOptions {
+  /** Stops the poll: the iterator throws the signal's reason. */
+  signal?: AbortSignal;
+  /**
+   * When to give up, in epoch milliseconds: a task not terminal by then ends the iterator with
+   * a `PollDeadlineError`. A last read is made at the deadline itself.
+   */
+  deadline?: number;
+  /**
+   * The shortest wait between reads.
+   * @default 1000
+   */
+  minIntervalMs?: number;
+  /**
+   * The longest wait between reads.
+   * @default 10000
+   */
+  maxIntervalMs?: number;
+  /**
+   * The wait when neither an eta nor a progress rate is known; it grows by half with each read
+   * that changes nothing.
+   * @default 2000
+   */
+  idleIntervalMs?: number;
+  /**
+   * The share of the expected remaining time to wait before the next read. Halving the
+   * remaining time keeps reads few while the task is long and close together near its end.
+   * @default 0.5
+   */
+  etaFraction?: number;
+  /**
+   * How much each wait is spread at random, as a share of it, so that many pollers do not
+   * read in step.
+   * @default 0.1
+   */
+  jitter?: number;
+  /** The last known state, when resuming; only changes from it are yielded. */
+  initial?: TaskSnapshot;
+  /** Told of each transient read failure; polling goes on. */
+  onError?: (error: UpstreamError) => void;
+  /** Options for each read. */
+  read?: Omit<CallOptions, 'signal'>;
+}
+
+type ResolvedPolicy = Required<
+  Pick<PollPolicy, 'minIntervalMs' | 'maxIntervalMs' | 'idleIntervalMs' | 'etaFraction' | 'jitter'>
+>;
+
+export const DEFAULT_POLL_POLICY: ResolvedPolicy = {
+  minIntervalMs: 1000,
+  maxIntervalMs: 10_000,
+  idleIntervalMs: 2000,
+  etaFraction: 0.5,
+  jitter: 0.1,
+};
+
+/** What the next wait is computed from. */
+export interface PollState {
+  readonly snapshot: TaskSnapshot | undefined;
+  /** Progress points per second, from the last two readings that moved it; `null` if unknown. */
+  readonly progressPerSecond: number | null;
+  /** Reads in a row that changed nothing. */
+  readonly unchangedReads: number;
+  /** Failed reads in a row. */
+  readonly failedReads: number;
+}
+
+const clamp = (value: number, min: number, max: number): number =>
+  Math.min(max, Math.max(min, value));
+
+/**
+ * How long to wait before the next read. Pure: the same state, policy and random draw give the
+ * same wait.
+ *
+ * - After failed reads: an exponential backoff from the idle interval, half fixed, half random.
+ * - With an eta: that share (`etaFraction`) of the eta.
+ * - With a progress rate: that share of the time the rate says is left.
+ * - Otherwise: the idle interval, growing by half with each read that changed nothing.
+ *
+ * Then bounded to [minIntervalMs, maxIntervalMs] and spread by `jitter`, staying in bounds.
+ */
+export function nextPollDelay(
+  state: PollState,
+  policy: ResolvedPolicy,
+  random: () => number,
+): number {
+  const { minIntervalMs: min, maxIntervalMs: max } = policy;
+  if (state.failedReads > 0) {
+    const ceiling = clamp(policy.idleIntervalMs * 2 ** (state.failedReads - 1), min, max);
+    return Math.round(ceiling / 2 + (ceiling / 2) * random());
+  }
+  const snapshot = state.snapshot;
+  let wait: number;
+  if (snapshot?.etaSeconds != null) {
+    wait = snapshot.etaSeconds * 1000 * policy.etaFraction;
+  } else if (snapshot && state.progressPerSecond !== null && state.progressPerSecond > 0) {
+    const remainingSeconds = (100 - snapshot.progressPercent) / state.progressPerSecond;
+    wait = remainingSeconds * 1000 * policy.etaFraction;
+  } else {
+    wait = policy.idleIntervalMs * 1.5 ** state.unchangedReads;
+  }
+  const bounded = clamp(wait, min, max);
+  const spread = bounded * policy.jitter * (2 * random() - 1);
+  return Math.round(clamp(bounded + spread, min, max));
+}
+
+/**
+ * Follows a task until it reaches a terminal status, yielding each snapshot that changed
+ * something (duplicates and illegal transitions are dropped). The generator returns the
+ * terminal snapshot.
+ *
+ * Transient read failures (the client's `retryable` errors) are reported to `onError` and
+ * polling goes on with backoff; anything else is thrown. Abort throws the signal's reason; the
+ * deadline throws a `PollDeadlineError`.
+ */
+export async function* pollTask(
+  reader: TaskReader,
+  taskId: string,
+  policy: PollPolicy = {},
+): AsyncGenerator<TaskSnapshot, TaskSnapshot, undefined> {
+  const env = resolveEnvironment(policy);
+  const resolved: ResolvedPolicy = {
+    minIntervalMs: policy.minIntervalMs ?? DEFAULT_POLL_POLICY.minIntervalMs,
+    maxIntervalMs: policy.maxIntervalMs ?? DEFAULT_POLL_POLICY.maxIntervalMs,
+    idleIntervalMs: policy.idleIntervalMs ?? DEFAULT_POLL_POLICY.idleIntervalMs,
+    etaFraction: policy.etaFraction ?? DEFAULT_POLL_POLICY.etaFraction,
+    jitter: policy.jitter ?? DEFAULT_POLL_POLICY.jitter,
+  };
+  const { signal, deadline } = policy;
+  let current = policy.initial;
+  if (current && isTerminalStatus(current.status)) return current;
+
+  let unchangedReads = 0;
+  let failedReads = 0;
+  let progressPerSecond: number | null = null;
+  let lastMove: { at: number; progress: number } | undefined;
+  let wait = 0;
+
+  for (;;) {
+    if (signal?.aborted) throw abortReason(signal);
+    if (deadline !== undefined) {
+      const left = deadline - env.now();
+      if (left < 0) throw new PollDeadlineError(taskId, deadline, current);
+      wait = Math.min(wait, left);
+    }
+    if (wait > 0) await sleep(wait, env, signal);
+
+    let snapshot: TaskSnapshot;
+    try {
+      snapshot = await reader.getTaskResult(taskId, {
+        ...policy.read,
+        ...(signal ? { signal } : {}),
+      });
+      failedReads = 0;
+    } catch (error) {
+      if (signal?.aborted) throw abortReason(signal);
+      if (!isUpstreamError(error) || !error.retryable) throw error;
+      failedReads++;
+      policy.onError?.(error);
+      wait = nextPollDelay(
+        { snapshot: current, progressPerSecond, unchangedReads, failedReads },
+        resolved,
+        env.random,
+      );
+      if (deadline !== undefined && env.now() >= deadline) {
+        throw new PollDeadlineError(taskId, deadline, current);
+      }
+      continue;
+    }
+
+    const reduction = reduceTask(current, snapshot);
+    if (reduction.outcome === 'changed') {
+      const next = reduction.snapshot;
+      const at = env.now();
+      if (lastMove && next.progressPercent > lastMove.progress && at > lastMove.at) {
+        progressPerSecond =
+          ((next.progressPercent - lastMove.progress) * 1000) / (at - lastMove.at);
+      }
+      if (!lastMove || next.progressPercent > lastMove.progress) {
+        lastMove = { at, progress: next.progressPercent };
+      }
+      current = next;
+      unchangedReads = 0;
+      yield current;
+    } else {
+      unchangedReads++;
+    }
+    if (current && isTerminalStatus(current.status)) return current;
+    if (deadline !== undefined && env.now() >= deadline) {
+      throw new PollDeadlineError(taskId, deadline, current);
+    }
+    wait = nextPollDelay(
+      { snapshot: current, progressPerSecond, unchangedReads, failedReads },
+      resolved,
+      env.random,
+    );
+  }
+}
