@@ -183,7 +183,7 @@ export class Renderer {
   render(params: RenderParams): Promise<string> {
     const key = renderKey(params);
     const pending = this.#inFlight.get(key);
-    if (pending) return pending;
+    if (pending !== undefined) return pending;
     const job = this.#renderOnce(key, params).finally(() => this.#inFlight.delete(key));
     this.#inFlight.set(key, job);
     return job;

@@ -176,11 +176,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ) {
       task.completedAt = now;
     }
-    return taskResultBody(
-      task,
-      state,
-      state.status === 'SUCCEEDED' ? videoUrl(task, now) : undefined,
-    );
+    // A test-mode task has no video: nothing was rendered.
+    const video =
+      state.status === 'SUCCEEDED' && task.video !== undefined ? videoUrl(task, now) : undefined;
+    return taskResultBody(task, state, video);
   }
 
   function later(ms: number, action: () => void) {

@@ -1,0 +1,94 @@
+/** The renderer: bounded ffmpeg children, one render per distinct video, pictures that differ. */
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Renderer, type RenderParams, renderKey } from '../src/index.js';
+
+const base: RenderParams = {
+  width: 480,
+  height: 832,
+  seed: 1,
+  prompt: 'a cat',
+  steps: 10,
+  guidanceScale: 5,
+  flowShift: 5,
+};
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+
+/** An ffmpeg that logs when each run starts and ends, around the real one. */
+async function loggingFfmpeg() {
+  const dir = await mkdtemp(join(tmpdir(), 'wan-render-test-'));
+  dirs.push(dir);
+  const log = join(dir, 'runs.log');
+  const script = join(dir, 'ffmpeg');
+  await writeFile(
+    script,
+    `#!/bin/sh\necho start >> "${log}"\n"${ffmpegInstaller.path}" "$@"\nrc=$?\necho end >> "${log}"\nexit $rc\n`,
+  );
+  await chmod(script, 0o755);
+  return {
+    dir,
+    script,
+    runs: async () =>
+      (await readFile(log, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean),
+  };
+}
+
+describe('Renderer', () => {
+  it('runs at most maxConcurrentRenders ffmpeg children at once', async () => {
+    const ffmpeg = await loggingFfmpeg();
+    const renderer = new Renderer({
+      storageDir: join(ffmpeg.dir, 'videos'),
+      maxConcurrentRenders: 1,
+      ffmpegPath: ffmpeg.script,
+    });
+    await Promise.all([1, 2, 3].map((seed) => renderer.render({ ...base, seed })));
+    expect(await ffmpeg.runs()).toEqual(['start', 'end', 'start', 'end', 'start', 'end']);
+  });
+
+  it('renders a video once: concurrent and later requests for it share the file', async () => {
+    const ffmpeg = await loggingFfmpeg();
+    const renderer = new Renderer({
+      storageDir: join(ffmpeg.dir, 'videos'),
+      maxConcurrentRenders: 2,
+      ffmpegPath: ffmpeg.script,
+    });
+    const [a, b] = await Promise.all([renderer.render(base), renderer.render({ ...base })]);
+    const c = await renderer.render(base);
+    expect(a).toBe(b);
+    expect(c).toBe(a);
+    expect(await ffmpeg.runs()).toEqual(['start', 'end']);
+  });
+
+  it('keys every parameter that changes the picture', () => {
+    const key = renderKey(base);
+    const changes: Partial<RenderParams>[] = [
+      { seed: 2 },
+      { prompt: 'a dog' },
+      { negativePrompt: 'blur' },
+      { steps: 11 },
+      { guidanceScale: 5.5 },
+      { flowShift: 6 },
+      { width: 832, height: 480 },
+      { loras: [{ path: 'style.safetensors', scale: 0.7 }] },
+    ];
+    const keys = changes.map((change) => renderKey({ ...base, ...change }));
+    expect(new Set([key, ...keys]).size).toBe(changes.length + 1);
+  });
+
+  it('reports an ffmpeg failure', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wan-render-test-'));
+    dirs.push(dir);
+    const renderer = new Renderer({
+      storageDir: dir,
+      maxConcurrentRenders: 1,
+      ffmpegPath: '/bin/false',
+    });
+    await expect(renderer.render(base)).rejects.toThrow(/ffmpeg failed/);
+  });
+});
