@@ -143,14 +143,32 @@ export class NovitaClient implements TaskReader {
     request: { path: string; init: RequestInit; read: (json: unknown) => T },
   ): Promise<T> {
     const { signal } = options;
+    /** Whether a create may have reached the upstream: then an abort must not look harmless. */
+    let maybeSent = false;
+    const aborted = (attempts: number): unknown => {
+      const reason = abortReason(signal as AbortSignal);
+      if (operation !== 'createTask' || !maybeSent) return reason;
+      return new UpstreamError(
+        { operation, kind: 'aborted', retryable: false, attempts },
+        { cause: reason },
+      );
+    };
     for (let attempt = 1; ; attempt++) {
-      if (signal?.aborted) throw abortReason(signal);
+      if (signal?.aborted) throw aborted(attempt - 1);
+      maybeSent = true;
       try {
         return await this.#attempt(request, options);
       } catch (error) {
-        if (signal?.aborted) throw abortReason(signal);
+        if (signal?.aborted) throw aborted(attempt);
         if (!(error instanceof Attempt)) throw error;
         const { failure } = error;
+        // A refused connection or a 429 proves that this attempt created nothing.
+        if (
+          failure.failureClass === 'connection_refused' ||
+          failure.failureClass === 'rate_limited'
+        ) {
+          maybeSent = false;
+        }
         const retryable = RETRYABLE[operation][failure.failureClass];
         const delay =
           failure.retryAfterMs ?? fullJitterDelay(attempt, this.#backoff, this.#env.random);
@@ -159,7 +177,9 @@ export class NovitaClient implements TaskReader {
           attempt >= this.#backoff.maxAttempts ||
           delay > this.#backoff.maxRetryAfterMs;
         if (giveUp) throw this.#toUpstreamError(operation, failure, retryable, attempt);
-        await sleep(delay, this.#env, signal);
+        await sleep(delay, this.#env, signal).catch(() => {
+          throw aborted(attempt);
+        });
       }
     }
   }
@@ -211,8 +231,13 @@ export class NovitaClient implements TaskReader {
       let json: unknown;
       try {
         json = JSON.parse(text);
-      } catch (cause) {
-        throw new Attempt({ failureClass: 'bad_response', body: this.#clip(text), cause });
+      } catch {
+        // Not the parser's own error: its message quotes the body, which may hold anything.
+        throw new Attempt({
+          failureClass: 'bad_response',
+          body: this.#clip(text),
+          cause: new Error('the body is not valid JSON'),
+        });
       }
       try {
         return request.read(json);

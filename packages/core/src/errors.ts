@@ -39,6 +39,7 @@ export const VALIDATION_RULES = [
   'size_pair',
   'max_items',
   'format',
+  'unknown_field',
 ] as const;
 export type ValidationRule = (typeof VALIDATION_RULES)[number];
 
@@ -82,6 +83,11 @@ export const UPSTREAM_FAILURE_KINDS = [
   'timeout',
   /** A 2xx answer whose body was not the expected JSON shape. */
   'bad_response',
+  /**
+   * The caller aborted a create that may already have reached the upstream: a task may exist,
+   * so the create must not simply be repeated. (Other aborts reject with the signal's reason.)
+   */
+  'aborted',
 ] as const;
 export type UpstreamFailureKind = (typeof UPSTREAM_FAILURE_KINDS)[number];
 
@@ -141,6 +147,7 @@ function describeUpstreamFailure(details: UpstreamErrorDetails): string {
     network: 'could not be reached (network error)',
     timeout: 'did not answer in time',
     bad_response: 'sent a response that could not be read',
+    aborted: 'was aborted after the request may have reached the upstream',
   }[details.kind];
   const why = [details.reason, details.upstreamMessage].filter(Boolean).join(': ');
   const tries = details.attempts > 1 ? ` after ${details.attempts} attempts` : '';

@@ -59,6 +59,7 @@ export {
   safeParseCreateTaskRequest,
   safeParseVideoInput,
   toCreateTaskRequest,
+  VIDEO_INPUT_FIELDS,
   type VideoInput,
   videoInputSchema,
   type WireExtras,

@@ -100,6 +100,7 @@ function describe(
         message: `${rangeMessage(label, field, Number(issue.maximum), 'max')} (got ${show(input)})`,
       };
     case 'invalid_value':
+      if (input === undefined) return { rule: 'required', message: `${label} is required` };
       return {
         rule: 'one_of',
         message:
@@ -117,10 +118,12 @@ function describe(
       };
     case 'custom':
       return describeCustom(issue, label);
+    case 'unrecognized_keys':
+      // Split into one issue per key by `toValidationIssues`; this is the fallback.
+      return { rule: 'unknown_field', message: `${issue.keys.join(', ')} are not fields` };
     case 'invalid_union':
     case 'invalid_key':
     case 'invalid_element':
-    case 'unrecognized_keys':
     case 'not_multiple_of':
       return { rule: 'type', message: `${label}: ${issue.message}` };
   }
@@ -159,10 +162,76 @@ function describeCustom(
   }
 }
 
-/** Turns zod's issues into ours: one per problem, with a sentence a user understands. */
+/** Edit distance, for "did you mean" suggestions. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0] ?? 0;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j] ?? 0;
+      row[j] = Math.min(
+        current + 1,
+        (row[j - 1] ?? 0) + 1,
+        previous + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+      previous = current;
+    }
+  }
+  return row[b.length] ?? 0;
+}
+
+const CAMEL_FOR_WIRE: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(WIRE_NAMES).map(([camel, wire]) => [wire, camel]),
+);
+
+/** The known field a mistyped or snake_case key most likely meant, if any. */
+function suggest(key: string, known: readonly string[]): string | undefined {
+  const alias = CAMEL_FOR_WIRE[key] ?? (WIRE_NAMES as Record<string, string>)[key];
+  if (alias && known.includes(alias)) return alias;
+  const lower = key.toLowerCase().replace(/[_-]/g, '');
+  const same = known.find((field) => field.toLowerCase().replace(/[_-]/g, '') === lower);
+  if (same) return same;
+  let best: { field: string; cost: number } | undefined;
+  for (const field of known) {
+    const cost = distance(key.toLowerCase(), field.toLowerCase());
+    if (cost <= 2 && (!best || cost < best.cost)) best = { field, cost };
+  }
+  return best?.field;
+}
+
+/**
+ * Turns zod's issues into ours: one per problem, with a sentence a user understands. An
+ * unknown key becomes one issue at its own path, suggesting the field it most likely meant
+ * among `known` (the object's own fields). The same rule broken twice at one path counts once.
+ */
 export function toValidationIssues(
   issues: readonly z.core.$ZodIssue[],
   root: unknown,
+  known: readonly string[] = [],
 ): ValidationIssue[] {
-  return issues.map((issue) => ({ path: [...(issue.path as Path)], ...describe(issue, root) }));
+  const out: ValidationIssue[] = [];
+  const seen = new Set<string>();
+  const push = (issue: ValidationIssue) => {
+    const key = `${JSON.stringify(issue.path)}:${issue.rule}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    out.push(issue);
+  };
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        const path = [...(issue.path as Path), key];
+        const hint = suggest(key, known);
+        push({
+          path,
+          rule: 'unknown_field',
+          message: `${formatPath(path)} is not a field${hint ? `; did you mean ${hint}?` : ''}`,
+        });
+      }
+      continue;
+    }
+    push({ path: [...(issue.path as Path)], ...describe(issue, root) });
+  }
+  return out;
 }

@@ -39,6 +39,12 @@ export interface PollPolicy extends EnvironmentOptions {
    * @default 0.1
    */
   jitter?: number;
+  /**
+   * How long a read may still run past the deadline (the last read is made at the deadline
+   * itself and needs time to answer). A read still running then is abandoned.
+   * @default 2000
+   */
+  deadlineGraceMs?: number;
   /** The last known state, when resuming; only changes from it are yielded. */
   initial?: TaskSnapshot;
   /** Told of each transient read failure; polling goes on. */
@@ -48,7 +54,15 @@ export interface PollPolicy extends EnvironmentOptions {
 }
 
 type ResolvedPolicy = Required<
-  Pick<PollPolicy, 'minIntervalMs' | 'maxIntervalMs' | 'idleIntervalMs' | 'etaFraction' | 'jitter'>
+  Pick<
+    PollPolicy,
+    | 'minIntervalMs'
+    | 'maxIntervalMs'
+    | 'idleIntervalMs'
+    | 'etaFraction'
+    | 'jitter'
+    | 'deadlineGraceMs'
+  >
 >;
 
 export const DEFAULT_POLL_POLICY: ResolvedPolicy = {
@@ -57,6 +71,7 @@ export const DEFAULT_POLL_POLICY: ResolvedPolicy = {
   idleIntervalMs: 2000,
   etaFraction: 0.5,
   jitter: 0.1,
+  deadlineGraceMs: 2000,
 };
 
 /** What the next wait is computed from. */
@@ -124,14 +139,14 @@ export async function* pollTask(
   policy: PollPolicy = {},
 ): AsyncGenerator<TaskSnapshot, TaskSnapshot, undefined> {
   const env = resolveEnvironment(policy);
-  const resolved: ResolvedPolicy = {
-    minIntervalMs: policy.minIntervalMs ?? DEFAULT_POLL_POLICY.minIntervalMs,
-    maxIntervalMs: policy.maxIntervalMs ?? DEFAULT_POLL_POLICY.maxIntervalMs,
-    idleIntervalMs: policy.idleIntervalMs ?? DEFAULT_POLL_POLICY.idleIntervalMs,
-    etaFraction: policy.etaFraction ?? DEFAULT_POLL_POLICY.etaFraction,
-    jitter: policy.jitter ?? DEFAULT_POLL_POLICY.jitter,
-  };
+  const resolved = resolvePollPolicy(policy);
   const { signal, deadline } = policy;
+  if (deadline !== undefined && !Number.isFinite(deadline)) {
+    throw new TypeError(`deadline must be a finite time in epoch milliseconds (got ${deadline})`);
+  }
+  if (policy.initial && policy.initial.taskId !== taskId) {
+    throw new TypeError(`initial is a snapshot of task ${policy.initial.taskId}, not of ${taskId}`);
+  }
   let current = policy.initial;
   if (current && isTerminalStatus(current.status)) return current;
 
@@ -140,37 +155,47 @@ export async function* pollTask(
   let progressPerSecond: number | null = null;
   let lastMove: { at: number; progress: number } | undefined;
   let wait = 0;
+  /** Set once the read at (or just before) the deadline is under way: there is no other after it. */
+  let finalRead = false;
 
   for (;;) {
     if (signal?.aborted) throw abortReason(signal);
     if (deadline !== undefined) {
       const left = deadline - env.now();
-      if (left < 0) throw new PollDeadlineError(taskId, deadline, current);
-      wait = Math.min(wait, left);
+      if (finalRead || left < 0) throw new PollDeadlineError(taskId, deadline, current);
+      if (wait >= left) {
+        wait = left;
+        finalRead = true;
+      }
     }
     if (wait > 0) await sleep(wait, env, signal);
 
     let snapshot: TaskSnapshot;
+    const read = readBefore(
+      deadline === undefined ? undefined : deadline + resolved.deadlineGraceMs,
+      env,
+      signal,
+    );
     try {
-      snapshot = await reader.getTaskResult(taskId, {
-        ...policy.read,
-        ...(signal ? { signal } : {}),
-      });
+      snapshot = await reader.getTaskResult(taskId, { ...policy.read, ...read.options });
       failedReads = 0;
     } catch (error) {
       if (signal?.aborted) throw abortReason(signal);
+      if (read.expired()) throw new PollDeadlineError(taskId, deadline ?? env.now(), current);
       if (!isUpstreamError(error) || !error.retryable) throw error;
       failedReads++;
       policy.onError?.(error);
-      wait = nextPollDelay(
-        { snapshot: current, progressPerSecond, unchangedReads, failedReads },
-        resolved,
-        env.random,
+      wait = Math.max(
+        nextPollDelay(
+          { snapshot: current, progressPerSecond, unchangedReads, failedReads },
+          resolved,
+          env.random,
+        ),
+        error.retryAfterMs ?? 0,
       );
-      if (deadline !== undefined && env.now() >= deadline) {
-        throw new PollDeadlineError(taskId, deadline, current);
-      }
       continue;
+    } finally {
+      read.done();
     }
 
     const reduction = reduceTask(current, snapshot);
@@ -189,15 +214,72 @@ export async function* pollTask(
       yield current;
     } else {
       unchangedReads++;
+      // A rate measured before the task stalled says nothing now: let the idle backoff work.
+      progressPerSecond = null;
     }
     if (current && isTerminalStatus(current.status)) return current;
-    if (deadline !== undefined && env.now() >= deadline) {
-      throw new PollDeadlineError(taskId, deadline, current);
-    }
     wait = nextPollDelay(
       { snapshot: current, progressPerSecond, unchangedReads, failedReads },
       resolved,
       env.random,
     );
   }
+}
+
+function resolvePollPolicy(policy: PollPolicy): ResolvedPolicy {
+  const resolved: ResolvedPolicy = {
+    minIntervalMs: policy.minIntervalMs ?? DEFAULT_POLL_POLICY.minIntervalMs,
+    maxIntervalMs: policy.maxIntervalMs ?? DEFAULT_POLL_POLICY.maxIntervalMs,
+    idleIntervalMs: policy.idleIntervalMs ?? DEFAULT_POLL_POLICY.idleIntervalMs,
+    etaFraction: policy.etaFraction ?? DEFAULT_POLL_POLICY.etaFraction,
+    jitter: policy.jitter ?? DEFAULT_POLL_POLICY.jitter,
+    deadlineGraceMs: policy.deadlineGraceMs ?? DEFAULT_POLL_POLICY.deadlineGraceMs,
+  };
+  const { minIntervalMs: min, maxIntervalMs: max, idleIntervalMs, etaFraction, jitter } = resolved;
+  const positive = (value: number) => Number.isFinite(value) && value > 0;
+  if (!positive(min) || !positive(max) || min > max) {
+    throw new RangeError(
+      `minIntervalMs (${min}) and maxIntervalMs (${max}) must be positive, min <= max`,
+    );
+  }
+  if (!positive(idleIntervalMs) || !positive(etaFraction)) {
+    throw new RangeError('idleIntervalMs and etaFraction must be positive');
+  }
+  if (!(jitter >= 0 && jitter < 1))
+    throw new RangeError(`jitter must be in [0, 1) (got ${jitter})`);
+  if (!(resolved.deadlineGraceMs >= 0)) throw new RangeError('deadlineGraceMs must be 0 or more');
+  return resolved;
+}
+
+/**
+ * The options of one read: the caller's signal, and an abort at `until` (the deadline plus its
+ * grace) so that a slow read, with the client's own retries, cannot run on past it.
+ */
+function readBefore(
+  until: number | undefined,
+  env: ReturnType<typeof resolveEnvironment>,
+  signal: AbortSignal | undefined,
+) {
+  if (until === undefined) {
+    return { options: signal ? { signal } : {}, expired: () => false, done: () => {} };
+  }
+  const controller = new AbortController();
+  let expired = false;
+  const timer = env.setTimeout(
+    () => {
+      expired = true;
+      controller.abort(new DOMException('The poll deadline passed', 'TimeoutError'));
+    },
+    Math.max(0, until - env.now()),
+  );
+  const onAbort = () => controller.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  return {
+    options: { signal: controller.signal },
+    expired: () => expired,
+    done: () => {
+      env.clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    },
+  };
 }

@@ -111,7 +111,7 @@ const optional = <T extends z.ZodType>(schema: T) =>
  * Optional fields accept `null` as "not given"; defaults are filled on output.
  */
 export const videoInputSchema = withSizePair(
-  z.object({
+  z.strictObject({
     prompt: text(LIMITS.prompt),
     negativePrompt: optional(text(LIMITS.negativePrompt)),
     width,
@@ -126,6 +126,20 @@ export const videoInputSchema = withSizePair(
     modelName: optional(modelName).transform((value) => value ?? MODEL_NAME),
   }),
 );
+
+/** The fields of the camelCase input, in order. Any other key is refused. */
+export const VIDEO_INPUT_FIELDS = [
+  'prompt',
+  'negativePrompt',
+  'width',
+  'height',
+  'seed',
+  'steps',
+  'guidanceScale',
+  'flowShift',
+  'loras',
+  'modelName',
+] as const;
 
 /** What a caller may pass: optional fields may be left out. */
 export type VideoInput = z.input<typeof videoInputSchema>;
@@ -172,12 +186,13 @@ function safeParseWith<T>(
   schema: z.ZodType<T>,
   value: unknown,
   subject: string,
+  known: readonly string[],
 ): SafeParseResult<T> {
   const result = schema.safeParse(value);
   if (result.success) return { success: true, data: result.data };
   return {
     success: false,
-    error: new ValidationError(toValidationIssues(result.error.issues, value), {
+    error: new ValidationError(toValidationIssues(result.error.issues, value, known), {
       cause: result.error,
       subject,
     }),
@@ -191,7 +206,7 @@ function unwrap<T>(result: SafeParseResult<T>): T {
 
 /** Validates a camelCase request without throwing. */
 export const safeParseVideoInput = (value: unknown): SafeParseResult<ResolvedVideoInput> =>
-  safeParseWith(videoInputSchema, value, 'video input');
+  safeParseWith(videoInputSchema, value, 'video input', VIDEO_INPUT_FIELDS);
 
 /** Validates a camelCase request; throws a `ValidationError` listing every problem. */
 export const parseVideoInput = (value: unknown): ResolvedVideoInput =>
@@ -199,7 +214,7 @@ export const parseVideoInput = (value: unknown): ResolvedVideoInput =>
 
 /** Validates a wire create request without throwing. */
 export const safeParseCreateTaskRequest = (value: unknown): SafeParseResult<CreateTaskRequest> =>
-  safeParseWith(createTaskRequestSchema, value, 'create request');
+  safeParseWith(createTaskRequestSchema, value, 'create request', []);
 
 /** Validates a wire create request; throws a `ValidationError` listing every problem. */
 export const parseCreateTaskRequest = (value: unknown): CreateTaskRequest =>

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ValidationError } from './errors.js';
-import { toValidationIssues } from './issues.js';
+import { formatPath, toValidationIssues } from './issues.js';
 import type { TaskSnapshot, TaskStatus, VideoAsset } from './task.js';
 
 /** The upstream's task statuses, as on the wire. */
@@ -60,40 +60,48 @@ export interface TaskResultEvent {
   payload: TaskResultResponse;
 }
 
-/** A number, also when the upstream sends it as a string (`"158881667"`); `""` means absent. */
-const numeric = z.preprocess((value) => {
-  if (value === '' || value === null) return undefined;
-  if (typeof value === 'string') return Number(value);
-  return value;
-}, z.number().optional());
+/**
+ * A number, also when the upstream sends it as a string (`"158881667"`); `""` means absent, and
+ * so does anything unreadable: these fields are informative, never a reason to fail a read.
+ */
+const numeric = z
+  .preprocess((value) => {
+    if (value === '' || value === null) return undefined;
+    if (typeof value === 'string') return Number(value);
+    return value;
+  }, z.number().optional())
+  .catch(undefined);
+
+const video = z.object({
+  video_url: z.string().min(1),
+  video_url_ttl: numeric,
+  video_type: z.string().nullish().catch(undefined),
+});
 
 /**
  * A lenient reader of the task-result body: it accepts numbers sent as strings, missing optional
- * parts and unknown fields, and fails only when the parts we rely on are absent or wrong.
+ * parts, unknown fields and unreadable informative fields, and fails only when the parts we rely
+ * on (the task id and status) are absent or wrong. A video entry without a URL is dropped.
  */
 export const taskResultResponseSchema = z.object({
   extra: z
     .object({ seed: numeric })
     .nullish()
+    .catch(undefined)
     .transform((extra) => extra ?? {}),
   task: z.object({
     task_id: z.string().min(1),
-    task_type: z.string().nullish(),
+    task_type: z.string().nullish().catch(undefined),
     status: z.enum(UPSTREAM_TASK_STATUSES),
-    reason: z.string().nullish(),
+    reason: z.string().nullish().catch(undefined),
     eta: numeric,
     progress_percent: numeric,
   }),
   videos: z
-    .array(
-      z.object({
-        video_url: z.string().min(1),
-        video_url_ttl: numeric,
-        video_type: z.string().nullish(),
-      }),
-    )
+    .array(video.nullable().catch(null))
     .nullish()
-    .transform((videos) => videos ?? []),
+    .catch(undefined)
+    .transform((videos) => (videos ?? []).filter((entry) => entry !== null)),
 });
 export type ParsedTaskResult = z.output<typeof taskResultResponseSchema>;
 
@@ -106,13 +114,24 @@ export type WebhookEvent =
   /** Another event type: acknowledge it and do nothing. */
   | { readonly type: 'ignored'; readonly eventType: string };
 
-function parseWith<T>(schema: z.ZodType<T>, value: unknown, subject: string): T {
+function parseWith<T>(
+  schema: z.ZodType<T>,
+  value: unknown,
+  subject: string,
+  prefix: readonly (string | number)[] = [],
+): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  throw new ValidationError(toValidationIssues(result.error.issues, value), {
-    cause: result.error,
-    subject,
-  });
+  const issues = toValidationIssues(result.error.issues, value).map((issue) =>
+    prefix.length === 0
+      ? issue
+      : {
+          ...issue,
+          path: [...prefix, ...issue.path],
+          message: `${formatPath(prefix)}.${issue.message}`,
+        },
+  );
+  throw new ValidationError(issues, { cause: result.error, subject });
 }
 
 /** Reads a task-result body; throws a `ValidationError` when the parts we rely on are wrong. */
@@ -129,7 +148,7 @@ export function parseWebhookEvent(value: unknown): WebhookEvent {
     return { type: 'ignored', eventType: event.event_type };
   }
   const payload = event.payload;
-  const result = parseWith(taskResultResponseSchema, payload, 'webhook payload');
+  const result = parseWith(taskResultResponseSchema, payload, 'webhook payload', ['payload']);
   return { type: TASK_RESULT_EVENT_TYPE, result };
 }
 

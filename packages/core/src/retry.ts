@@ -110,8 +110,10 @@ export function parseRetryAfter(value: string | null | undefined, now: number): 
   const trimmed = value.trim();
   if (trimmed === '') return undefined;
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
-  // An HTTP date names its day and month (`Wed, 21 Oct 2015 07:28:00 GMT`).
-  if (!/^[A-Za-z]{3},? /.test(trimmed)) return undefined;
+  // An HTTP date starts with the day's name: `Wed, 21 Oct 2015 07:28:00 GMT`, or the obsolete
+  // forms recipients must still accept, `Wednesday, 21-Oct-15 07:28:00 GMT` and asctime's
+  // `Wed Oct 21 07:28:00 2015`.
+  if (!/^[A-Za-z]{3,9},? /.test(trimmed)) return undefined;
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - now);

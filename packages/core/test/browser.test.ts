@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
+import { UpstreamError } from '../src/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const entry = join(here, '../src/index.ts');
@@ -71,6 +72,17 @@ describe('core in a browser', () => {
         seed: null,
       } as const;
       expect(core.reduceTask(queued, { ...queued, status: 'PROCESSING' }).outcome).toBe('changed');
+      // The bundle is a second copy of the package: its guards still know our errors.
+      const ours = new UpstreamError({
+        operation: 'getTaskResult',
+        kind: 'timeout',
+        retryable: true,
+        attempts: 1,
+      });
+      expect(ours instanceof core.UpstreamError).toBe(false);
+      expect(core.isUpstreamError(ours)).toBe(true);
+      expect(core.isWanVideoError(ours)).toBe(true);
+      expect(core.isValidationError(ours)).toBe(false);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

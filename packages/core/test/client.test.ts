@@ -430,3 +430,95 @@ describe('UpstreamError', () => {
     expect(isUpstreamError(error)).toBe(true);
   });
 });
+
+describe('timeouts, Retry-After, refusals, aborts and the key', () => {
+  it('lets one call override the timeout', async () => {
+    server = await startScriptedServer([hang()]);
+    const error = await failure(
+      client({ retry: { maxAttempts: 1 } }).getTaskResult('t', { timeoutMs: 100 }),
+    );
+    expect(error).toMatchObject({ kind: 'timeout', attempts: 1 });
+  });
+
+  it('honours Retry-After on reads', async () => {
+    const timers = instantTimers();
+    server = await startScriptedServer([
+      text(503, 'busy', { 'retry-after': '2' }),
+      taskResult('TASK_STATUS_QUEUED'),
+    ]);
+    await expect(client(timers.options).getTaskResult('t')).resolves.toMatchObject({
+      status: 'QUEUED',
+    });
+    expect(timers.waits).toEqual([2000]);
+  });
+
+  it('creates once the server it was refused by comes up', async () => {
+    const port = await closedPort();
+    let calls = 0;
+    let late: ScriptedServer | undefined;
+    const refusedThenUp = new NovitaClient({
+      apiKey: API_KEY,
+      baseUrl: `http://127.0.0.1:${port}`,
+      random: () => 0,
+      fetch: async (input, init) => {
+        calls++;
+        try {
+          return await fetch(input, init);
+        } catch (error) {
+          // The server starts listening right after the first refusal.
+          if (!late) {
+            late = await startScriptedServer([json(200, { task_id: 'late-task' })], port);
+            server = late; // closed after the test
+          }
+          throw error;
+        }
+      },
+    });
+    await expect(refusedThenUp.createTask(request)).resolves.toBe('late-task');
+    expect(calls).toBe(2);
+    expect(late?.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
+  });
+
+  it('keeps the key out of the cause chain of an unreadable 2xx', async () => {
+    server = await startScriptedServer([text(200, `${API_KEY} is not JSON`)]);
+    const error = await failure(client({ retry: { maxAttempts: 1 } }).getTaskResult('t'));
+    expect(error.kind).toBe('bad_response');
+    expect(inspect(error, { depth: 10, showHidden: true })).not.toContain(API_KEY);
+    expect(String(error.cause)).not.toContain(API_KEY);
+  });
+
+  it('turns an abort of a create that may have been sent into a non-retryable error', async () => {
+    server = await startScriptedServer([hang()]);
+    const controller = new AbortController();
+    const pending = client().createTask(request, { signal: controller.signal });
+    await new Promise<void>((resolve) => {
+      const check = () => (server.requests.length > 0 ? resolve() : setTimeout(check, 5));
+      check();
+    });
+    controller.abort(new Error('navigated away'));
+    const error = await failure(pending);
+    expect(error).toMatchObject({ kind: 'aborted', retryable: false, operation: 'createTask' });
+    expect((error.cause as Error).message).toBe('navigated away');
+  });
+
+  it('rejects with the plain reason when a create is aborted before anything could be created', async () => {
+    server = await startScriptedServer([text(429, 'slow', { 'retry-after': '30' })]);
+    const controller = new AbortController();
+    const c = client({
+      setTimeout: (callback, ms) => {
+        if (ms === 30_000) queueMicrotask(() => controller.abort(new Error('gave up on the 429')));
+        return setTimeout(callback, ms);
+      },
+    });
+    const error = await c
+      .createTask(request, { signal: controller.signal })
+      .catch((e: unknown) => e);
+    expect(isUpstreamError(error)).toBe(false);
+    expect((error as Error).message).toBe('gave up on the 429');
+    const before = new AbortController();
+    before.abort(new Error('never started'));
+    await expect(client().createTask(request, { signal: before.signal })).rejects.toThrow(
+      'never started',
+    );
+  });
+});

@@ -14,6 +14,7 @@ import {
   type UpstreamError,
 } from '../src/index.js';
 import {
+  hang,
   json,
   reset,
   type ScriptedServer,
@@ -125,23 +126,31 @@ describe('pollTask against a real server', () => {
     expect(isUpstreamError(error) && error.status).toBe(401);
   });
 
-  it('stops on abort with the signal reason and reads no more', async () => {
+  it('stops on abort during a wait, with the signal reason, and reads no more', async () => {
     server = await startScriptedServer(
-      Array.from({ length: 50 }, () => taskResult('TASK_STATUS_QUEUED')),
+      Array.from({ length: 5 }, () => taskResult('TASK_STATUS_QUEUED')),
     );
     const controller = new AbortController();
     const iterator = pollTask(reader(), 'task-1', {
-      ...fast,
-      minIntervalMs: 20,
+      minIntervalMs: 60_000,
+      maxIntervalMs: 60_000,
       signal: controller.signal,
     });
     await iterator.next();
-    const pending = iterator.next();
+    const pending = iterator.next(); // now waiting a minute before the next read
     controller.abort(new Error('client went away'));
     await expect(pending).rejects.toThrow('client went away');
-    const reads = server.requests.length;
     await expect(iterator.next()).resolves.toEqual({ done: true, value: undefined });
-    expect(server.requests.length).toBe(reads);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('stops on abort during a read', async () => {
+    server = await startScriptedServer([hang()]);
+    const controller = new AbortController();
+    const pending = collect(pollTask(reader(), 'task-1', { ...fast, signal: controller.signal }));
+    await vi.waitFor(() => expect(server.requests).toHaveLength(1));
+    controller.abort(new Error('user left mid-read'));
+    await expect(pending).rejects.toThrow('user left mid-read');
   });
 
   it('gives up at the deadline with the last snapshot', async () => {
@@ -158,18 +167,86 @@ describe('pollTask against a real server', () => {
   });
 
   it('resumes from a known snapshot without repeating it', async () => {
-    server = await startScriptedServer([
-      taskResult('TASK_STATUS_PROCESSING', { progress: 40 }),
-      taskResult('TASK_STATUS_PROCESSING', { progress: 30 }),
-      taskResult('TASK_STATUS_SUCCEED'),
-    ]);
+    server = await startScriptedServer([taskResult('TASK_STATUS_PROCESSING', { progress: 40 })]);
     const initial = await reader().getTaskResult('task-1');
     server.script(
       taskResult('TASK_STATUS_PROCESSING', { progress: 40 }),
+      taskResult('TASK_STATUS_PROCESSING', { progress: 30 }),
       taskResult('TASK_STATUS_SUCCEED'),
     );
     const { seen } = await collect(pollTask(reader(), 'task-1', { ...fast, initial }));
     expect(seen.map((s) => `${s.status}:${s.progressPercent}`)).toEqual(['SUCCEEDED:100']);
+    expect(server.requests).toHaveLength(4);
+    expect(server.pending).toBe(0);
+  });
+
+  it('refuses a deadline that is not a time, an initial snapshot of another task and bad bounds', async () => {
+    server = await startScriptedServer([]);
+    const done: TaskSnapshot = {
+      taskId: 'other',
+      status: 'QUEUED',
+      progressPercent: 0,
+      etaSeconds: null,
+      failureReason: null,
+      videos: [],
+      seed: null,
+    };
+    await expect(pollTask(reader(), 't', { deadline: Number.NaN }).next()).rejects.toThrow(
+      TypeError,
+    );
+    await expect(pollTask(reader(), 't', { initial: done }).next()).rejects.toThrow(/not of t/);
+    await expect(
+      pollTask(reader(), 't', { minIntervalMs: 20, maxIntervalMs: 5 }).next(),
+    ).rejects.toThrow(RangeError);
+    await expect(pollTask(reader(), 't', { jitter: 1 }).next()).rejects.toThrow(RangeError);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('makes one last read at the deadline, even on a clock that stands still', async () => {
+    server = await startScriptedServer(
+      Array.from({ length: 50 }, () => taskResult('TASK_STATUS_PROCESSING', { progress: 5 })),
+    );
+    const frozen = 1_000_000;
+    const error = await collect(
+      pollTask(reader(), 'task-1', { now: () => frozen, deadline: frozen + 1 }),
+    ).catch((e: unknown) => e);
+    expect(isPollDeadlineError(error)).toBe(true);
+    // The first read, then the one at the deadline: never a read every millisecond.
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it('does not let a slow read run past the deadline', async () => {
+    server = await startScriptedServer([hang(), hang(), hang(), hang()]);
+    const slow = new NovitaClient({
+      apiKey: 'k-123456789',
+      baseUrl: server.url,
+      timeoutMs: 30_000,
+    });
+    const deadline = Date.now() + 150;
+    const error = await collect(
+      pollTask(slow, 'task-1', { ...fast, deadline, deadlineGraceMs: 100 }),
+    ).catch((e: unknown) => e);
+    expect(isPollDeadlineError(error)).toBe(true);
+    // Within the read grace, well before the client's own timeout (30 s per attempt, 4 attempts).
+    expect(Date.now() - deadline).toBeLessThan(1000);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('waits as long as a Retry-After the client would not wait for', async () => {
+    server = await startScriptedServer(
+      Array.from({ length: 50 }, () =>
+        json(429, { reason: 'RATE_LIMITED' }, { 'retry-after': '3600' }),
+      ),
+    );
+    const errors: UpstreamError[] = [];
+    const deadline = Date.now() + 500;
+    const error = await collect(
+      pollTask(reader(4), 'task-1', { ...fast, deadline, onError: (e) => errors.push(e) }),
+    ).catch((e: unknown) => e);
+    expect(isPollDeadlineError(error)).toBe(true);
+    // The first read, then only the last one at the deadline: no hammering in between.
+    expect(server.requests).toHaveLength(2);
+    expect(errors[0]?.retryAfterMs).toBe(3_600_000);
   });
 
   it('returns at once when resumed from a terminal snapshot', async () => {
@@ -276,6 +353,36 @@ describe('nextPollDelay', () => {
 });
 
 describe('pollTask on a simulated clock', () => {
+  it('backs off when a task stalls, forgetting the progress rate it had', async () => {
+    vi.useFakeTimers();
+    const start = Date.now();
+    const readAt: number[] = [];
+    const stalling: TaskReader = {
+      getTaskResult: async (taskId) => {
+        readAt.push(Date.now() - start);
+        const progress = Math.min(66, Math.floor((Date.now() - start) / 100));
+        return {
+          taskId,
+          status: 'PROCESSING',
+          progressPercent: progress,
+          etaSeconds: null,
+          failureReason: null,
+          videos: [],
+          seed: null,
+        };
+      },
+    };
+    const run = collect(pollTask(stalling, 't', { jitter: 0, deadline: start + 120_000 })).catch(
+      (e: unknown) => e,
+    );
+    await vi.runAllTimersAsync();
+    expect(isPollDeadlineError(await run)).toBe(true);
+    const gaps = readAt.slice(1).map((at, i) => at - (readAt[i] ?? 0));
+    // Once stuck at 66%, the waits grow to the 10 s ceiling instead of staying near 1 s.
+    expect(gaps.slice(-4, -1)).toEqual([10_000, 10_000, 10_000]);
+    expect(readAt.length).toBeLessThan(25);
+  });
+
   /** An upstream task of `seconds` with an honest eta, read through the TaskReader seam. */
   function simulatedTask(seconds: number, startedAt: number) {
     let reads = 0;

@@ -419,3 +419,46 @@ describe('height', () => {
     ]);
   });
 });
+
+describe('what the reviewers found', () => {
+  it('refuses unknown and mistyped fields in the camelCase input, suggesting the right one', () => {
+    const result = safeParseVideoInput({
+      ...baseInput,
+      flow_shift: 9,
+      guidanceScal: 9,
+      colour: 'red',
+    });
+    expect(!result.success && result.error.issues).toEqual([
+      {
+        path: ['flow_shift'],
+        rule: 'unknown_field',
+        message: 'flow_shift is not a field; did you mean flowShift?',
+      },
+      {
+        path: ['guidanceScal'],
+        rule: 'unknown_field',
+        message: 'guidanceScal is not a field; did you mean guidanceScale?',
+      },
+      { path: ['colour'], rule: 'unknown_field', message: 'colour is not a field' },
+    ]);
+  });
+
+  it('gives one issue for one broken rule, even far beyond the safe integers', () => {
+    for (const [field, value] of [
+      ['seed', 1e17],
+      ['steps', 1e300],
+      ['height', 480.5],
+    ] as const) {
+      const result = safeParseVideoInput({ ...baseInput, [field]: value });
+      expect(!result.success && result.error.issues.map((issue) => issue.path)).toEqual([[field]]);
+    }
+  });
+
+  it('says "required" for a missing model_name on the wire', () => {
+    const { model_name: _, ...rest } = baseWire;
+    const result = safeParseCreateTaskRequest(rest);
+    expect(!result.success && result.error.issues).toEqual([
+      { path: ['model_name'], rule: 'required', message: 'model_name is required' },
+    ]);
+  });
+});

@@ -94,6 +94,24 @@ describe('task-result bodies', () => {
     });
   });
 
+  it('never fail on informative fields they cannot read', () => {
+    const odd = body(
+      { status: 'TASK_STATUS_SUCCEED', eta: 'soon' as never, progress_percent: true as never },
+      {
+        extra: { seed: 'random' },
+        videos: [
+          { video_url: '', video_url_ttl: '3600', video_type: 'mp4' },
+          { video_url: 'https://v/ok.mp4', video_url_ttl: 'one hour', video_type: 'mp4' },
+        ],
+      },
+    );
+    expect(toTaskSnapshot(parseTaskResult(odd), NOW)).toMatchObject({
+      status: 'SUCCEEDED',
+      seed: null,
+      videos: [{ url: 'https://v/ok.mp4', type: 'mp4', expiresAt: NOW + 3_600_000 }],
+    });
+  });
+
   it('clamp progress to 0..100 and treat a zero eta as unknown', () => {
     expect(
       toTaskSnapshot(parseTaskResult(body({ progress_percent: 140, eta: 0 })), NOW),
@@ -145,7 +163,7 @@ describe('webhook events', () => {
       [{ payload: {} }, ['event_type']],
       [
         { event_type: 'ASYNC_TASK_RESULT', payload: { task: { task_id: 'x' } } },
-        ['task', 'status'],
+        ['payload', 'task', 'status'],
       ],
     ] as const) {
       try {

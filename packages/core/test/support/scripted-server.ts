@@ -74,7 +74,7 @@ export function taskResult(
  * A real HTTP server on 127.0.0.1 that answers each request with the next scripted step, and
  * records every request it saw. When the script runs out it answers 599, which no test expects.
  */
-export async function startScriptedServer(steps: Step[] = []) {
+export async function startScriptedServer(steps: Step[] = [], port = 0) {
   const queue = [...steps];
   const requests: RecordedRequest[] = [];
   const server = createServer((req, res) => {
@@ -92,11 +92,11 @@ export async function startScriptedServer(steps: Step[] = []) {
       step(res, recorded);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const bound = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
-    port,
+    url: `http://127.0.0.1:${bound}`,
+    port: bound,
     requests,
     /** Appends steps to the script. */
     script(...more: Step[]) {
