@@ -1,0 +1,119 @@
+import { NOVITA_BASE_URL } from '@wan-video/core';
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const int = (name: string, min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `${name} must be a whole number`)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `${name} must be between ${min} and ${max}`);
+
+const positive = (name: string) =>
+  z
+    .string()
+    .trim()
+    .transform(Number)
+    .refine((n) => Number.isFinite(n) && n > 0, `${name} must be a positive number`);
+
+const url = (name: string) =>
+  z
+    .string()
+    .trim()
+    .refine(
+      (value) => /^https?:\/\/[^\s]+$/.test(value) && URL.canParse(value),
+      `${name} must be an http(s) URL`,
+    )
+    .transform((value) => value.replace(/\/+$/, ''));
+
+/** The environment the gateway reads, each variable checked with a message naming it. */
+const environmentSchema = z.object({
+  PORT: int('PORT', 0, 65_535).default(4000),
+  HOST: z.string().trim().min(1, 'HOST must not be empty').default('127.0.0.1'),
+  NOVITA_API_KEY: z.string().trim().optional(),
+  NOVITA_BASE_URL: url('NOVITA_BASE_URL').default(NOVITA_BASE_URL),
+  DATABASE_PATH: z
+    .string()
+    .trim()
+    .min(1, 'DATABASE_PATH must not be empty')
+    .default('.data/wan-video.db'),
+  GATEWAY_API_KEYS: z
+    .string()
+    .optional()
+    .transform((value) =>
+      (value ?? '')
+        .split(',')
+        .map((key) => key.trim())
+        .filter(Boolean),
+    )
+    .refine(
+      (keys) => keys.every((key) => key.length >= 8),
+      'each of GATEWAY_API_KEYS must be at least 8 characters',
+    ),
+  PUBLIC_URL: url('PUBLIC_URL').optional(),
+  LOG_LEVEL: z
+    .enum(LOG_LEVELS, { error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` })
+    .default('info'),
+  EMULATOR_TIME_SCALE: positive('EMULATOR_TIME_SCALE').optional(),
+  TASK_DEADLINE_SECONDS: int('TASK_DEADLINE_SECONDS', 10, 86_400).default(1800),
+  MAX_IN_FLIGHT_TASKS: int('MAX_IN_FLIGHT_TASKS', 1, 10_000).default(10),
+  MUTATIONS_PER_MINUTE: int('MUTATIONS_PER_MINUTE', 1, 100_000).default(30),
+  MAX_CONNECTIONS: int('MAX_CONNECTIONS', 1, 1_000_000).default(25_000),
+});
+
+export interface GatewayConfig {
+  readonly port: number;
+  readonly host: string;
+  /** The upstream key; absent: the gateway runs the emulator in-process. */
+  readonly novitaApiKey: string | undefined;
+  readonly novitaBaseUrl: string;
+  readonly databasePath: string;
+  /** Client API keys; empty: no auth, loopback only. */
+  readonly gatewayApiKeys: readonly string[];
+  /** Where the upstream can reach this gateway: turns on webhook mode. */
+  readonly publicUrl: string | undefined;
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly emulatorTimeScale: number;
+  readonly taskDeadlineMs: number;
+  readonly maxInFlightTasks: number;
+  readonly mutationsPerMinute: number;
+  readonly maxConnections: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError' as const;
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+  }
+}
+
+/** Reads and checks the environment; throws a `ConfigError` listing every bad value. */
+export function readConfig(env: Readonly<Record<string, string | undefined>>): GatewayConfig {
+  const present = Object.fromEntries(
+    Object.keys(environmentSchema.shape)
+      .map((key) => [key, env[key]] as const)
+      .filter(([, value]) => value !== undefined && value !== ''),
+  );
+  const parsed = environmentSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => issue.message));
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    novitaApiKey: e.NOVITA_API_KEY || undefined,
+    novitaBaseUrl: e.NOVITA_BASE_URL,
+    databasePath: e.DATABASE_PATH,
+    gatewayApiKeys: e.GATEWAY_API_KEYS,
+    publicUrl: e.PUBLIC_URL,
+    logLevel: e.LOG_LEVEL,
+    emulatorTimeScale: e.EMULATOR_TIME_SCALE ?? 1,
+    taskDeadlineMs: e.TASK_DEADLINE_SECONDS * 1000,
+    maxInFlightTasks: e.MAX_IN_FLIGHT_TASKS,
+    mutationsPerMinute: e.MUTATIONS_PER_MINUTE,
+    maxConnections: e.MAX_CONNECTIONS,
+  };
+}

@@ -1,0 +1,7 @@
+export { createGateway, type Gateway, type GatewayOptions } from './app.js';
+export type { Caller, GatewayContext, GatewayInfo } from './builder.js';
+export { ConfigError, type GatewayConfig, readConfig } from './config.js';
+export { ERROR_CODES, type ErrorCode } from './errors.js';
+export { printedSchema, schema } from './schema/index.js';
+export { SqliteTaskStore } from './store/sqlite.js';
+export type { NewTask, StoredStatus, TaskPage, TaskRecord, TaskStore } from './store/types.js';

@@ -1,0 +1,68 @@
+import pino, { type DestinationStream, type Logger } from 'pino';
+
+export type { Logger };
+
+/** Replaces every secret inside any string of a log record, however deep. */
+function scrubber(secrets: readonly string[]) {
+  const live = secrets.filter((secret) => secret.length >= 4);
+  const scrubString = (text: string) =>
+    live.reduce((out, secret) => out.split(secret).join('[redacted]'), text);
+  const scrub = (value: unknown, depth: number): unknown => {
+    if (typeof value === 'string') return scrubString(value);
+    if (depth > 6 || value === null || typeof value !== 'object') return value;
+    if (value instanceof Error) {
+      return {
+        type: value.name,
+        message: scrubString(value.message),
+        stack: scrubString(value.stack ?? ''),
+      };
+    }
+    if (Array.isArray(value)) return value.map((item) => scrub(item, depth + 1));
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, scrub(item, depth + 1)]),
+    );
+  };
+  return (value: unknown) => scrub(value, 0);
+}
+
+/**
+ * JSON logs, one object a line. Authorization headers are redacted by path, and every known
+ * secret (the upstream key, the client keys) is replaced wherever it appears in a record.
+ */
+export function createLogger(options: {
+  level: string;
+  secrets: readonly string[];
+  destination?: DestinationStream;
+}): Logger {
+  const scrub = scrubber(options.secrets);
+  return pino(
+    {
+      level: options.level,
+      base: { service: 'wan-video-gateway' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: {
+        paths: [
+          'authorization',
+          '*.authorization',
+          '*.headers.authorization',
+          'apiKey',
+          '*.apiKey',
+        ],
+        censor: '[redacted]',
+      },
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (record) => scrub(record) as Record<string, unknown>,
+      },
+      hooks: {
+        logMethod(args, method) {
+          method.apply(
+            this,
+            args.map((arg) => (typeof arg === 'string' ? (scrub(arg) as string) : arg)) as never,
+          );
+        },
+      },
+    },
+    options.destination ?? pino.destination({ sync: false }),
+  );
+}

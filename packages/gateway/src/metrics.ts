@@ -1,0 +1,42 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { StoredStatus } from './store/types.js';
+
+/** The gateway's Prometheus metrics, in a registry of its own. */
+export function createMetrics(countByStatus: () => Readonly<Record<StoredStatus, number>>) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'wan_gateway_' });
+  const tasks = new Gauge({
+    name: 'wan_tasks',
+    help: 'Tasks in the store, by status.',
+    labelNames: ['status'] as const,
+    registers: [registry],
+    collect() {
+      for (const [status, count] of Object.entries(countByStatus())) this.set({ status }, count);
+    },
+  });
+  const upstreamRequests = new Counter({
+    name: 'wan_upstream_requests_total',
+    help: 'Requests sent upstream, by route (create, result) and answer status (or "error").',
+    labelNames: ['route', 'status'] as const,
+    registers: [registry],
+  });
+  const liveSubscriptions = new Gauge({
+    name: 'wan_live_subscriptions',
+    help: 'videoTask subscriptions open now, over WebSocket and SSE.',
+    registers: [registry],
+  });
+  const pushLatency = new Histogram({
+    name: 'wan_push_latency_seconds',
+    help: 'From the gateway seeing an upstream change to it being handed to a subscriber.',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  });
+  const webSockets = new Gauge({
+    name: 'wan_websocket_connections',
+    help: 'WebSocket connections open now.',
+    registers: [registry],
+  });
+  return { registry, tasks, upstreamRequests, liveSubscriptions, pushLatency, webSockets };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

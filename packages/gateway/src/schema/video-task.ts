@@ -1,0 +1,234 @@
+import {
+  LIMITS,
+  MODEL_NAME,
+  TASK_STATUSES,
+  type TaskStatus,
+  type VideoAsset,
+} from '@wan-video/core';
+import { builder } from '../builder.js';
+import type { TaskEvent } from '../events.js';
+import { encodeCursor } from '../service.js';
+import type { TaskRecord } from '../store/types.js';
+import { DateTime, Seed } from './scalars.js';
+
+const isTerminal = (status: TaskStatus) => status === 'SUCCEEDED' || status === 'FAILED';
+const publicStatus = (record: TaskRecord): TaskStatus =>
+  record.status === 'CREATING' ? 'QUEUED' : record.status;
+
+export const VideoTaskStatus = builder.enumType('VideoTaskStatus', {
+  description: 'Where a video task is in its life. SUCCEEDED and FAILED are final.',
+  values: Object.fromEntries(TASK_STATUSES.map((status) => [status, { value: status }])) as Record<
+    TaskStatus,
+    { value: TaskStatus }
+  >,
+});
+
+const Video = builder.objectRef<VideoAsset>('Video').implement({
+  description:
+    'A finished video. Its URL stops working at `expiresAt`; read the task again for a fresh one.',
+  fields: (t) => ({
+    url: t.exposeString('url'),
+    type: t.exposeString('type', { description: 'The container, such as `mp4`.' }),
+    expiresAt: t.field({ type: DateTime, resolve: (video) => video.expiresAt }),
+  }),
+});
+
+const Lora = builder.objectRef<{ path: string; scale: number }>('Lora').implement({
+  fields: (t) => ({ path: t.exposeString('path'), scale: t.exposeFloat('scale') }),
+});
+
+const VideoTaskInput = builder.objectRef<TaskRecord>('VideoTaskInput').implement({
+  description:
+    'The request as accepted: defaults filled, and the seed the upstream used once known.',
+  fields: (t) => ({
+    prompt: t.string({ resolve: (r) => r.input.prompt }),
+    negativePrompt: t.string({ nullable: true, resolve: (r) => r.input.negativePrompt ?? null }),
+    width: t.int({ resolve: (r) => r.input.width }),
+    height: t.int({ resolve: (r) => r.input.height }),
+    seed: t.field({
+      type: Seed,
+      description:
+        'The seed used: a -1 request shows the concrete seed once the upstream reports it.',
+      resolve: (r) => r.seedUsed ?? r.input.seed,
+    }),
+    steps: t.int({ resolve: (r) => r.input.steps }),
+    guidanceScale: t.float({ resolve: (r) => r.input.guidanceScale }),
+    flowShift: t.float({ resolve: (r) => r.input.flowShift }),
+    loras: t.field({ type: [Lora], resolve: (r) => r.input.loras ?? [] }),
+    modelName: t.string({ resolve: (r) => r.input.modelName }),
+  }),
+});
+
+export const VideoTask = builder.objectRef<TaskRecord>('VideoTask').implement({
+  description:
+    'One text-to-video task, from QUEUED to SUCCEEDED (with videos) or FAILED (with a reason).',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    status: t.field({ type: VideoTaskStatus, resolve: publicStatus }),
+    progressPercent: t.int({
+      description: '0 to 100; never goes backwards.',
+      resolve: (r) => (r.status === 'SUCCEEDED' ? 100 : r.progressPercent),
+    }),
+    etaSeconds: t.int({
+      nullable: true,
+      description: 'Seconds the upstream expects it still needs.',
+      resolve: (r) => r.etaSeconds,
+    }),
+    failureReason: t.string({ nullable: true, resolve: (r) => r.failureReason }),
+    input: t.field({ type: VideoTaskInput, resolve: (r) => r }),
+    videos: t.field({ type: [Video], resolve: (r) => r.videos }),
+    createdAt: t.field({ type: DateTime, resolve: (r) => r.createdAt }),
+    updatedAt: t.field({ type: DateTime, resolve: (r) => r.updatedAt }),
+    completedAt: t.field({ type: DateTime, nullable: true, resolve: (r) => r.completedAt }),
+  }),
+});
+
+const PageInfo = builder
+  .objectRef<{ hasNextPage: boolean; endCursor: string | null }>('PageInfo')
+  .implement({
+    fields: (t) => ({
+      hasNextPage: t.exposeBoolean('hasNextPage'),
+      endCursor: t.exposeString('endCursor', { nullable: true }),
+    }),
+  });
+
+const VideoTaskEdge = builder.objectRef<TaskRecord>('VideoTaskEdge').implement({
+  fields: (t) => ({
+    cursor: t.string({ resolve: encodeCursor }),
+    node: t.field({ type: VideoTask, resolve: (r) => r }),
+  }),
+});
+
+const VideoTaskConnection = builder
+  .objectRef<{ tasks: readonly TaskRecord[]; hasNextPage: boolean }>('VideoTaskConnection')
+  .implement({
+    description: "The caller's tasks, newest first.",
+    fields: (t) => ({
+      edges: t.field({ type: [VideoTaskEdge], resolve: (page) => [...page.tasks] }),
+      pageInfo: t.field({
+        type: PageInfo,
+        resolve: (page) => {
+          const last = page.tasks.at(-1);
+          return { hasNextPage: page.hasNextPage, endCursor: last ? encodeCursor(last) : null };
+        },
+      }),
+    }),
+  });
+
+const LoraInput = builder.inputType('LoraInput', {
+  fields: (t) => ({
+    path: t.string({ required: true }),
+    scale: t.float({ required: true }),
+  }),
+});
+
+const GenerateVideoInput = builder.inputType('GenerateVideoInput', {
+  description: `What to generate. Rules: prompt ${LIMITS.prompt.minLength}-${LIMITS.prompt.maxLength} characters; width x height one of 832x480, 480x832, 1280x720, 720x1280; steps ${LIMITS.steps.min}-${LIMITS.steps.max} (default ${LIMITS.steps.default}); guidanceScale ${LIMITS.guidanceScale.min}-${LIMITS.guidanceScale.max} (default ${LIMITS.guidanceScale.default}); flowShift ${LIMITS.flowShift.min}-${LIMITS.flowShift.max} (default ${LIMITS.flowShift.default}); at most ${LIMITS.loras.maxItems} loras; modelName ${MODEL_NAME}.`,
+  fields: (t) => ({
+    prompt: t.string({ required: true }),
+    negativePrompt: t.string(),
+    width: t.int({ required: true }),
+    height: t.int({ required: true }),
+    seed: t.field({ type: Seed, description: 'Default -1: a random seed.' }),
+    steps: t.int(),
+    guidanceScale: t.float(),
+    flowShift: t.float(),
+    loras: t.field({ type: [LoraInput] }),
+    modelName: t.string(),
+  }),
+});
+
+const GatewayInfo = builder
+  .objectRef<import('../builder.js').GatewayInfo>('GatewayInfo')
+  .implement({
+    description: 'How this gateway runs, for clients that adapt to it.',
+    fields: (t) => ({
+      emulated: t.exposeBoolean('emulated', {
+        description:
+          'True when the upstream is the embedded emulator: videos are procedural, not Wan output.',
+      }),
+      authRequired: t.exposeBoolean('authRequired'),
+      webhooks: t.exposeBoolean('webhooks'),
+      maxInFlightTasks: t.exposeInt('maxInFlightTasks'),
+      mutationsPerMinute: t.exposeInt('mutationsPerMinute'),
+    }),
+  });
+
+builder.queryType({
+  fields: (t) => ({
+    videoTask: t.field({
+      type: VideoTask,
+      nullable: true,
+      description: "One of the caller's tasks; another client's task is NOT_FOUND.",
+      args: { id: t.arg.id({ required: true }) },
+      resolve: (_root, args, ctx) => ctx.service.visible(ctx.caller.id, String(args.id)),
+    }),
+    videoTasks: t.field({
+      type: VideoTaskConnection,
+      description: "The caller's tasks, newest first.",
+      args: { first: t.arg.int({ defaultValue: 20 }), after: t.arg.string() },
+      resolve: (_root, args, ctx) => ctx.service.list(ctx.caller.id, args.first ?? 20, args.after),
+    }),
+    gateway: t.field({ type: GatewayInfo, resolve: (_root, _args, ctx) => ctx.info }),
+  }),
+});
+
+builder.mutationType({
+  fields: (t) => ({
+    generateVideo: t.field({
+      type: VideoTask,
+      description:
+        'Starts a video and returns at once with the task QUEUED. With an idempotencyKey, a retry returns the same task and pays nothing twice.',
+      args: {
+        input: t.arg({ type: GenerateVideoInput, required: true }),
+        idempotencyKey: t.arg.string(),
+      },
+      resolve: (_root, args, ctx) =>
+        ctx.service.generate(ctx.caller.id, args.input, args.idempotencyKey),
+    }),
+  }),
+});
+
+builder.subscriptionType({
+  fields: (t) => ({
+    videoTask: t.field({
+      type: VideoTask,
+      description: 'The task now, then every change; completes after SUCCEEDED or FAILED.',
+      args: { id: t.arg.id({ required: true }) },
+      subscribe: (_root, args, ctx) => watch(ctx, String(args.id)),
+      resolve: (event: TaskEvent, _args, ctx) => {
+        // Only live changes count: the first snapshot is a read, not a push.
+        if (event.observedAt >= 0)
+          ctx.metrics.pushLatency.observe((performance.now() - event.observedAt) / 1000);
+        return event.record;
+      },
+    }),
+  }),
+});
+
+/**
+ * The current state first, then each newer version, until the task ends. The event stream is
+ * opened before the current state is read, so no change can fall between the two.
+ */
+async function* watch(
+  ctx: import('../builder.js').GatewayContext,
+  id: string,
+): AsyncGenerator<TaskEvent> {
+  const stream = ctx.events.subscribe(id);
+  ctx.metrics.liveSubscriptions.inc();
+  try {
+    const record = ctx.service.visible(ctx.caller.id, id);
+    let version = record.version;
+    yield { record, observedAt: -1 };
+    if (isTerminal(publicStatus(record))) return;
+    for await (const event of stream) {
+      if (event.record.version <= version) continue;
+      version = event.record.version;
+      yield event;
+      if (isTerminal(publicStatus(event.record))) return;
+    }
+  } finally {
+    stream.close();
+    ctx.metrics.liveSubscriptions.dec();
+  }
+}

@@ -1,0 +1,300 @@
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import {
+  isUpstreamError,
+  isValidationError,
+  type NovitaClient,
+  type ResolvedVideoInput,
+  safeParseVideoInput,
+  toCreateTaskRequest,
+  type UpstreamError,
+} from '@wan-video/core';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { badUserInput, gatewayError, notFound } from './errors.js';
+import type { TaskEvents } from './events.js';
+import type { Logger } from './logger.js';
+import type { TaskRecord, TaskStore } from './store/types.js';
+import type { TaskTracker } from './tracker.js';
+
+export interface ServiceOptions {
+  readonly store: TaskStore;
+  readonly client: NovitaClient;
+  readonly tracker: TaskTracker;
+  readonly events: TaskEvents;
+  readonly logger: Logger;
+  /** Where the upstream reaches this gateway; set: webhook mode. */
+  readonly publicUrl: string | undefined;
+  readonly taskDeadlineMs: number;
+  readonly maxInFlightTasks: number;
+  readonly mutationsPerMinute: number;
+}
+
+export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** A stable hash of a validated input: key order and defaults cannot change it. */
+export function hashInput(input: ResolvedVideoInput): string {
+  const canonical = JSON.stringify([
+    input.prompt,
+    input.negativePrompt ?? null,
+    input.width,
+    input.height,
+    input.seed,
+    input.steps,
+    input.guidanceScale,
+    input.flowShift,
+    (input.loras ?? []).map((lora) => [lora.path, lora.scale]),
+    input.modelName,
+  ]);
+  return sha256(canonical);
+}
+
+/** Failures after which the upstream provably created no task: the idempotency key is freed. */
+function createdNothing(error: UpstreamError): boolean {
+  return (
+    error.kind === 'connection_refused' || (error.kind === 'http' && (error.status ?? 0) < 500)
+  );
+}
+
+function upstreamFailure(error: UpstreamError) {
+  const details = {
+    status: error.status ?? null,
+    reason: error.reason ?? null,
+    upstreamMessage: error.upstreamMessage ?? null,
+    ...(error.retryAfterMs === undefined
+      ? {}
+      : { retryAfterSeconds: Math.ceil(error.retryAfterMs / 1000) }),
+  };
+  if (
+    error.kind === 'http' &&
+    error.status !== undefined &&
+    error.status < 500 &&
+    error.status !== 429
+  ) {
+    const why =
+      [error.reason, error.upstreamMessage].filter(Boolean).join(': ') || `HTTP ${error.status}`;
+    return gatewayError('UPSTREAM_REJECTED', `The upstream rejected the request: ${why}`, details);
+  }
+  return gatewayError(
+    'UPSTREAM_UNAVAILABLE',
+    `The upstream is not available: ${error.message}`,
+    details,
+  );
+}
+
+/** The gateway's use cases, below GraphQL: create, read, list, webhooks. */
+export class VideoService {
+  readonly #options: ServiceOptions;
+  readonly #rate: RateLimiterMemory;
+  /** Creates in progress, by task id: a second request with the same key waits for the first. */
+  readonly #creating = new Map<string, Promise<TaskRecord>>();
+
+  constructor(options: ServiceOptions) {
+    this.#options = options;
+    this.#rate = new RateLimiterMemory({ points: options.mutationsPerMinute, duration: 60 });
+  }
+
+  /** The task, when it exists and belongs to `owner`; anyone else's is NOT_FOUND. */
+  visible(owner: string, id: string): TaskRecord {
+    const record = this.#options.store.get(id);
+    if (!record || record.owner !== owner) throw notFound(id);
+    return record;
+  }
+
+  list(owner: string, first: number, after: string | null | undefined) {
+    if (!Number.isInteger(first) || first < 1 || first > 100) {
+      throw badUserInput('first', [
+        { path: [], rule: 'max', message: 'first must be between 1 and 100' },
+      ]);
+    }
+    let cursor: { createdAt: number; id: string } | undefined;
+    if (after) {
+      const decoded = decodeCursor(after);
+      if (!decoded)
+        throw badUserInput('after', [
+          { path: [], rule: 'format', message: 'after is not a cursor from this API' },
+        ]);
+      cursor = decoded;
+    }
+    return this.#options.store.list(owner, first, cursor);
+  }
+
+  async generate(
+    owner: string,
+    rawInput: unknown,
+    idempotencyKey: string | null | undefined,
+  ): Promise<TaskRecord> {
+    const parsed = safeParseVideoInput(rawInput);
+    if (!parsed.success) throw badUserInput('input', parsed.error.issues);
+    const input = parsed.data;
+    const key = idempotencyKey ?? null;
+    if (key !== null && (key.length === 0 || key.length > 200)) {
+      throw badUserInput('idempotencyKey', [
+        { path: [], rule: 'max_length', message: 'idempotencyKey must be 1 to 200 characters' },
+      ]);
+    }
+    const { store, logger } = this.#options;
+    const inputHash = hashInput(input);
+
+    if (key !== null) {
+      const replay = await this.#replay(owner, key, inputHash);
+      if (replay) return replay;
+    }
+    if (store.countInFlight(owner) >= this.#options.maxInFlightTasks) {
+      throw gatewayError(
+        'RATE_LIMITED',
+        `You have ${this.#options.maxInFlightTasks} videos in progress, the most at once; wait for one to finish.`,
+        { retryAfterSeconds: 5, limit: 'in_flight' },
+      );
+    }
+    try {
+      await this.#rate.consume(owner);
+    } catch (rejection) {
+      if (!(rejection instanceof RateLimiterRes)) throw rejection;
+      const retryAfterSeconds = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
+      throw gatewayError(
+        'RATE_LIMITED',
+        `Too many videos requested: at most ${this.#options.mutationsPerMinute} a minute. Try again in ${retryAfterSeconds} s.`,
+        { retryAfterSeconds, limit: 'rate' },
+      );
+    }
+
+    const now = Date.now();
+    const secret = this.#options.publicUrl ? randomBytes(24).toString('base64url') : null;
+    const inserted = store.insert({
+      id: randomUUID(),
+      owner,
+      idempotencyKey: key,
+      inputHash,
+      input,
+      webhookSecretHash: secret === null ? null : sha256(secret),
+      createdAt: now,
+      deadlineAt: now + this.#options.taskDeadlineMs,
+    });
+    if (!inserted.created) {
+      // Another request with this key won the race: answer as a replay.
+      const replay = await this.#replay(owner, key as string, inputHash);
+      if (replay) return replay;
+    }
+    const task = inserted.task;
+    const creating = this.#createUpstream(task, input, secret).finally(() =>
+      this.#creating.delete(task.id),
+    );
+    this.#creating.set(task.id, creating);
+    const created = await creating;
+    logger.info(
+      { taskId: created.id, upstreamTaskId: created.upstreamTaskId, owner },
+      'task created',
+    );
+    return created;
+  }
+
+  /** A webhook arrived for a task: check its secret, then ask the tracker for a confirming read. */
+  webhook(taskId: string, secret: string): boolean {
+    const record = this.#options.store.get(taskId);
+    if (!record?.webhookSecretHash || !secret) return false;
+    const expected = Buffer.from(record.webhookSecretHash, 'hex');
+    const given = Buffer.from(sha256(secret), 'hex');
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) return false;
+    this.#options.tracker.poke(taskId);
+    return true;
+  }
+
+  /**
+   * At start: resume every unfinished task. A task caught mid-create (the process died between
+   * writing it and hearing back from the upstream) cannot be checked, and creating it again
+   * could pay twice: it ends FAILED with a reason that says so.
+   */
+  resume(): { resumed: number; interrupted: number } {
+    const { store, tracker } = this.#options;
+    let resumed = 0;
+    let interrupted = 0;
+    for (const record of store.unfinished()) {
+      if (record.status === 'CREATING') {
+        this.#publish(
+          store.fail(
+            record.id,
+            'The gateway stopped while this task was being created; it was not sent again, so that no second video is paid for. Generate it again.',
+            Date.now(),
+          ),
+        );
+        interrupted++;
+      } else {
+        tracker.track(record);
+        resumed++;
+      }
+    }
+    return { resumed, interrupted };
+  }
+
+  async #replay(owner: string, key: string, inputHash: string): Promise<TaskRecord | undefined> {
+    const existing = this.#options.store.findByIdempotencyKey(owner, key);
+    if (!existing) return undefined;
+    if (existing.inputHash !== inputHash) {
+      throw gatewayError(
+        'IDEMPOTENCY_CONFLICT',
+        'This idempotencyKey was already used with a different input; use a new key for a new video.',
+        { idempotencyKey: key, taskId: existing.id },
+      );
+    }
+    const pending = this.#creating.get(existing.id);
+    if (pending) return pending;
+    return this.#options.store.get(existing.id) ?? existing;
+  }
+
+  async #createUpstream(
+    task: TaskRecord,
+    input: ResolvedVideoInput,
+    secret: string | null,
+  ): Promise<TaskRecord> {
+    const { store, client, tracker } = this.#options;
+    const webhookUrl =
+      secret === null
+        ? undefined
+        : `${this.#options.publicUrl}/webhooks/novita/${task.id}?secret=${secret}`;
+    let upstreamTaskId: string;
+    try {
+      upstreamTaskId = await client.createTask(
+        toCreateTaskRequest(input, webhookUrl ? { webhookUrl } : {}),
+      );
+    } catch (error) {
+      if (isValidationError(error)) {
+        store.discard(task.id);
+        throw badUserInput('input', error.issues);
+      }
+      if (!isUpstreamError(error)) {
+        store.discard(task.id);
+        throw error;
+      }
+      if (createdNothing(error)) {
+        store.discard(task.id);
+      } else {
+        // The upstream may hold this task: keep it, FAILED, and never send it twice.
+        this.#publish(
+          store.fail(
+            task.id,
+            `The upstream did not confirm this task (${error.message}); it may or may not exist, and it was not sent again so that no second video is paid for.`,
+            Date.now(),
+          ),
+        );
+      }
+      throw upstreamFailure(error);
+    }
+    const created = store.markCreated(task.id, upstreamTaskId, Date.now());
+    this.#publish(created);
+    tracker.track(created);
+    return created;
+  }
+
+  #publish(record: TaskRecord) {
+    this.#options.events.publish({ record, observedAt: performance.now() });
+  }
+}
+
+export const encodeCursor = (record: TaskRecord) =>
+  Buffer.from(`${record.createdAt}:${record.id}`).toString('base64url');
+
+function decodeCursor(cursor: string): { createdAt: number; id: string } | undefined {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const match = /^(\d+):([0-9a-f-]{36})$/.exec(text);
+  if (!match?.[1] || !match[2]) return undefined;
+  return { createdAt: Number(match[1]), id: match[2] };
+}

@@ -1,0 +1,250 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { ResolvedVideoInput, TaskSnapshot, VideoAsset } from '@wan-video/core';
+import Database from 'better-sqlite3';
+import type { NewTask, StoredStatus, TaskPage, TaskRecord, TaskStore } from './types.js';
+
+interface Row {
+  id: string;
+  owner: string;
+  idempotency_key: string | null;
+  input_hash: string;
+  input_json: string;
+  upstream_task_id: string | null;
+  status: StoredStatus;
+  progress_percent: number;
+  eta_seconds: number | null;
+  failure_reason: string | null;
+  videos_json: string;
+  seed_used: number | null;
+  webhook_secret_hash: string | null;
+  version: number;
+  created_at: number;
+  updated_at: number;
+  completed_at: number | null;
+  deadline_at: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS tasks (
+  id TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  idempotency_key TEXT,
+  input_hash TEXT NOT NULL,
+  input_json TEXT NOT NULL,
+  upstream_task_id TEXT,
+  status TEXT NOT NULL,
+  progress_percent INTEGER NOT NULL DEFAULT 0,
+  eta_seconds INTEGER,
+  failure_reason TEXT,
+  videos_json TEXT NOT NULL DEFAULT '[]',
+  seed_used INTEGER,
+  webhook_secret_hash TEXT,
+  version INTEGER NOT NULL DEFAULT 1,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  completed_at INTEGER,
+  deadline_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS tasks_idempotency ON tasks (owner, idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS tasks_owner_created ON tasks (owner, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS tasks_unfinished ON tasks (status) WHERE status NOT IN ('SUCCEEDED', 'FAILED');
+`;
+
+const TERMINAL = "('SUCCEEDED', 'FAILED')";
+
+function toRecord(row: Row): TaskRecord {
+  return {
+    id: row.id,
+    owner: row.owner,
+    idempotencyKey: row.idempotency_key,
+    inputHash: row.input_hash,
+    input: JSON.parse(row.input_json) as ResolvedVideoInput,
+    upstreamTaskId: row.upstream_task_id,
+    status: row.status,
+    progressPercent: row.progress_percent,
+    etaSeconds: row.eta_seconds,
+    failureReason: row.failure_reason,
+    videos: JSON.parse(row.videos_json) as VideoAsset[],
+    seedUsed: row.seed_used,
+    webhookSecretHash: row.webhook_secret_hash,
+    version: row.version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    completedAt: row.completed_at,
+    deadlineAt: row.deadline_at,
+  };
+}
+
+/**
+ * The embedded store: one SQLite file in WAL mode with synchronous writes, so a task written
+ * before a crash (even SIGKILL) is there after it.
+ */
+export class SqliteTaskStore implements TaskStore {
+  readonly #db: Database.Database;
+  readonly #get: Database.Statement<[string], Row>;
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.#db = new Database(path);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = FULL');
+    this.#db.pragma('busy_timeout = 5000');
+    this.#db.exec(SCHEMA);
+    this.#get = this.#db.prepare<[string], Row>('SELECT * FROM tasks WHERE id = ?');
+  }
+
+  findByIdempotencyKey(owner: string, key: string): TaskRecord | undefined {
+    const row = this.#db
+      .prepare<[string, string], Row>('SELECT * FROM tasks WHERE owner = ? AND idempotency_key = ?')
+      .get(owner, key);
+    return row ? toRecord(row) : undefined;
+  }
+
+  insert(task: NewTask): { created: boolean; task: TaskRecord } {
+    return this.#db.transaction(() => {
+      if (task.idempotencyKey !== null) {
+        const existing = this.findByIdempotencyKey(task.owner, task.idempotencyKey);
+        if (existing) return { created: false, task: existing };
+      }
+      this.#db
+        .prepare(
+          `INSERT INTO tasks (id, owner, idempotency_key, input_hash, input_json, status, webhook_secret_hash,
+             created_at, updated_at, deadline_at)
+           VALUES (?, ?, ?, ?, ?, 'CREATING', ?, ?, ?, ?)`,
+        )
+        .run(
+          task.id,
+          task.owner,
+          task.idempotencyKey,
+          task.inputHash,
+          JSON.stringify(task.input),
+          task.webhookSecretHash,
+          task.createdAt,
+          task.createdAt,
+          task.deadlineAt,
+        );
+      return { created: true, task: this.#must(task.id) };
+    })();
+  }
+
+  get(id: string): TaskRecord | undefined {
+    const row = this.#get.get(id);
+    return row ? toRecord(row) : undefined;
+  }
+
+  list(owner: string, first: number, after?: { createdAt: number; id: string }): TaskPage {
+    const rows = after
+      ? this.#db
+          .prepare<[string, number, number, string, number], Row>(
+            `SELECT * FROM tasks WHERE owner = ? AND (created_at < ? OR (created_at = ? AND id < ?))
+             ORDER BY created_at DESC, id DESC LIMIT ?`,
+          )
+          .all(owner, after.createdAt, after.createdAt, after.id, first + 1)
+      : this.#db
+          .prepare<[string, number], Row>(
+            'SELECT * FROM tasks WHERE owner = ? ORDER BY created_at DESC, id DESC LIMIT ?',
+          )
+          .all(owner, first + 1);
+    return { tasks: rows.slice(0, first).map(toRecord), hasNextPage: rows.length > first };
+  }
+
+  markCreated(id: string, upstreamTaskId: string, now: number): TaskRecord {
+    this.#db
+      .prepare(
+        `UPDATE tasks SET upstream_task_id = ?, status = 'QUEUED', updated_at = ?, version = version + 1
+         WHERE id = ? AND status = 'CREATING'`,
+      )
+      .run(upstreamTaskId, now, id);
+    return this.#must(id);
+  }
+
+  applySnapshot(id: string, snapshot: TaskSnapshot, now: number): TaskRecord {
+    const terminal = snapshot.status === 'SUCCEEDED' || snapshot.status === 'FAILED';
+    this.#db
+      .prepare(
+        `UPDATE tasks SET status = ?, progress_percent = ?, eta_seconds = ?, failure_reason = ?,
+           videos_json = ?, seed_used = COALESCE(?, seed_used), updated_at = ?, version = version + 1,
+           completed_at = CASE WHEN ? AND completed_at IS NULL THEN ? ELSE completed_at END
+         WHERE id = ?`,
+      )
+      .run(
+        snapshot.status,
+        snapshot.progressPercent,
+        snapshot.etaSeconds,
+        snapshot.failureReason,
+        JSON.stringify(snapshot.videos),
+        snapshot.seed,
+        now,
+        terminal ? 1 : 0,
+        now,
+        id,
+      );
+    return this.#must(id);
+  }
+
+  fail(id: string, reason: string, now: number): TaskRecord {
+    this.#db
+      .prepare(
+        `UPDATE tasks SET status = 'FAILED', failure_reason = ?, eta_seconds = NULL, updated_at = ?,
+           completed_at = ?, version = version + 1
+         WHERE id = ? AND status NOT IN ${TERMINAL}`,
+      )
+      .run(reason, now, now, id);
+    return this.#must(id);
+  }
+
+  discard(id: string): void {
+    this.#db.prepare("DELETE FROM tasks WHERE id = ? AND status = 'CREATING'").run(id);
+  }
+
+  unfinished(): readonly TaskRecord[] {
+    return this.#db
+      .prepare<[], Row>(`SELECT * FROM tasks WHERE status NOT IN ${TERMINAL} ORDER BY created_at`)
+      .all()
+      .map(toRecord);
+  }
+
+  countInFlight(owner: string): number {
+    const row = this.#db
+      .prepare<[string], { n: number }>(
+        `SELECT COUNT(*) AS n FROM tasks WHERE owner = ? AND status NOT IN ${TERMINAL}`,
+      )
+      .get(owner);
+    return row?.n ?? 0;
+  }
+
+  countByStatus(): Readonly<Record<StoredStatus, number>> {
+    const counts: Record<StoredStatus, number> = {
+      CREATING: 0,
+      QUEUED: 0,
+      PROCESSING: 0,
+      SUCCEEDED: 0,
+      FAILED: 0,
+    };
+    const rows = this.#db
+      .prepare<[], { status: StoredStatus; n: number }>(
+        'SELECT status, COUNT(*) AS n FROM tasks GROUP BY status',
+      )
+      .all();
+    for (const row of rows) counts[row.status] = row.n;
+    return counts;
+  }
+
+  ping(): void {
+    this.#db.prepare('SELECT 1').get();
+  }
+
+  close(): void {
+    if (!this.#db.open) return;
+    this.#db.pragma('wal_checkpoint(TRUNCATE)');
+    this.#db.close();
+  }
+
+  #must(id: string): TaskRecord {
+    const row = this.#get.get(id);
+    if (!row) throw new Error(`task ${id} is not in the store`);
+    return toRecord(row);
+  }
+}

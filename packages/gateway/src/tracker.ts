@@ -1,0 +1,240 @@
+import {
+  isPollDeadlineError,
+  isTerminalStatus,
+  isUpstreamError,
+  type PollPolicy,
+  pollTask,
+  reduceTask,
+  type TaskReader,
+  type TaskSnapshot,
+} from '@wan-video/core';
+import type { TaskEvents } from './events.js';
+import type { Logger } from './logger.js';
+import type { TaskRecord, TaskStore } from './store/types.js';
+
+export interface TrackerOptions {
+  readonly store: TaskStore;
+  readonly reader: TaskReader;
+  readonly events: TaskEvents;
+  readonly logger: Logger;
+  /** How the poller paces its reads (core's defaults otherwise). */
+  readonly pollPolicy?: Omit<PollPolicy, 'signal' | 'deadline' | 'initial' | 'onError'>;
+  /**
+   * In webhook mode, how long to wait for the webhook before polling anyway.
+   * @default 120000
+   */
+  readonly webhookFallbackMs?: number;
+}
+
+/** The snapshot a stored task stands at, for the reducer and the poller. */
+export function snapshotOf(record: TaskRecord): TaskSnapshot {
+  return {
+    taskId: record.upstreamTaskId ?? record.id,
+    status: record.status === 'CREATING' ? 'QUEUED' : record.status,
+    progressPercent: record.progressPercent,
+    etaSeconds: record.etaSeconds,
+    failureReason: record.failureReason,
+    videos: record.videos,
+    seed: record.seedUsed,
+  };
+}
+
+const isDone = (record: TaskRecord) => record.status === 'SUCCEEDED' || record.status === 'FAILED';
+
+/** The state of following one task. A webhook "pokes" it: it reads at once. */
+class Follow {
+  readonly controller = new AbortController();
+  done: Promise<void> = Promise.resolve();
+  #poked = false;
+  #wake: (() => void) | undefined;
+  #run: AbortController | undefined;
+
+  poke(): void {
+    if (this.#run) {
+      this.#run.abort(new Error('webhook'));
+      return;
+    }
+    this.#poked = true;
+    this.#wake?.();
+  }
+
+  /** Waits for a poke, `ms`, or the end of tracking, whichever comes first. */
+  waitForPoke(ms: number): Promise<'poke' | 'timeout' | 'abort'> {
+    const signal = this.controller.signal;
+    return new Promise((resolve) => {
+      if (this.#poked || signal.aborted) {
+        this.#poked = false;
+        resolve(signal.aborted ? 'abort' : 'poke');
+        return;
+      }
+      const finish = (why: 'poke' | 'timeout' | 'abort') => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        this.#wake = undefined;
+        this.#poked = false;
+        resolve(why);
+      };
+      const timer = setTimeout(() => finish('timeout'), ms);
+      const onAbort = () => finish('abort');
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#wake = () => finish('poke');
+    });
+  }
+
+  /** A signal for one poll run: aborted when tracking ends or a webhook arrives. */
+  startRun(): AbortController {
+    const run = new AbortController();
+    const signal = this.controller.signal;
+    if (signal.aborted) run.abort(signal.reason);
+    else
+      signal.addEventListener('abort', () => run.abort(signal.reason), {
+        once: true,
+        signal: run.signal,
+      });
+    this.#run = run;
+    if (this.#poked) {
+      this.#poked = false;
+      run.abort(new Error('webhook'));
+    }
+    return run;
+  }
+
+  endRun(): void {
+    this.#run = undefined;
+  }
+}
+
+/**
+ * Follows every unfinished upstream task to its end, exactly one tracker per task however many
+ * clients watch it, and whether anyone watches or not. Polling by default; in webhook mode it
+ * waits for the webhook (a hint only: it triggers a confirming read) and polls as a fallback.
+ * Each change is written to the store, then published.
+ */
+export class TaskTracker {
+  readonly #options: TrackerOptions;
+  readonly #follows = new Map<string, Follow>();
+  #stopped = false;
+
+  constructor(options: TrackerOptions) {
+    this.#options = options;
+  }
+
+  /** How many tasks are being followed now. */
+  get size(): number {
+    return this.#follows.size;
+  }
+
+  isTracking(taskId: string): boolean {
+    return this.#follows.has(taskId);
+  }
+
+  /** Starts following a task (a no-op when it is already followed or finished). */
+  track(record: TaskRecord): void {
+    if (this.#stopped || this.#follows.has(record.id) || isDone(record) || !record.upstreamTaskId)
+      return;
+    const follow = new Follow();
+    this.#follows.set(record.id, follow);
+    follow.done = this.#follow(record, follow)
+      .catch((error: unknown) => {
+        this.#options.logger.error({ err: error, taskId: record.id }, 'task tracker failed');
+      })
+      .finally(() => this.#follows.delete(record.id));
+  }
+
+  /** A webhook for this task arrived: read it now instead of waiting. */
+  poke(taskId: string): boolean {
+    const follow = this.#follows.get(taskId);
+    follow?.poke();
+    return follow !== undefined;
+  }
+
+  /** Stops following every task, changing none of them: they resume at the next start. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    const all = [...this.#follows.values()];
+    for (const follow of all) follow.controller.abort();
+    await Promise.all(all.map((follow) => follow.done));
+  }
+
+  async #follow(start: TaskRecord, follow: Follow): Promise<void> {
+    const { store, reader, logger } = this.#options;
+    const upstreamId = start.upstreamTaskId as string;
+    const signal = follow.controller.signal;
+    let record = start;
+
+    const apply = (snapshot: TaskSnapshot) => {
+      const reduction = reduceTask(snapshotOf(record), snapshot);
+      if (reduction.outcome !== 'changed') return;
+      record = store.applySnapshot(record.id, reduction.snapshot, Date.now());
+      this.#publish(record);
+    };
+
+    // Webhook mode: wait for the webhook; each one triggers a confirming read, never trusted alone.
+    if (record.webhookSecretHash !== null) {
+      const fallbackAt = Date.now() + (this.#options.webhookFallbackMs ?? 120_000);
+      for (;;) {
+        const left = Math.min(fallbackAt, record.deadlineAt) - Date.now();
+        if (left <= 0) break;
+        const why = await follow.waitForPoke(left);
+        if (why === 'abort') return;
+        if (why === 'timeout') break;
+        try {
+          apply(await reader.getTaskResult(upstreamId, { signal }));
+        } catch (error) {
+          if (signal.aborted) return;
+          logger.warn({ err: error, taskId: record.id }, 'confirming read after a webhook failed');
+        }
+        if (isDone(record)) return;
+      }
+      logger.info({ taskId: record.id }, 'no webhook yet: polling as a fallback');
+    }
+
+    // Polling (or the webhook fallback): a webhook during it restarts the poll with a read at once.
+    for (;;) {
+      const run = follow.startRun();
+      try {
+        const poll = pollTask(reader, upstreamId, {
+          ...this.#options.pollPolicy,
+          initial: snapshotOf(record),
+          deadline: record.deadlineAt,
+          signal: run.signal,
+          onError: (error) =>
+            logger.warn({ err: error, taskId: record.id }, 'upstream read failed; polling goes on'),
+        });
+        for await (const snapshot of poll) apply(snapshot);
+        return;
+      } catch (error) {
+        if (signal.aborted) return;
+        if (run.signal.aborted) continue; // a webhook: read again at once
+        const now = Date.now();
+        if (isPollDeadlineError(error)) {
+          const minutes = Math.max(1, Math.round((record.deadlineAt - record.createdAt) / 60_000));
+          record = store.fail(
+            record.id,
+            `The task did not finish within ${minutes} minute${minutes === 1 ? '' : 's'}; the gateway stopped waiting for it.`,
+            now,
+          );
+        } else if (isUpstreamError(error)) {
+          record = store.fail(
+            record.id,
+            `The upstream refused to report on this task: ${error.message}`,
+            now,
+          );
+        } else {
+          throw error;
+        }
+        this.#publish(record);
+        return;
+      } finally {
+        follow.endRun();
+      }
+    }
+  }
+
+  #publish(record: TaskRecord) {
+    this.#options.events.publish({ record, observedAt: performance.now() });
+    if (isTerminalStatus(record.status === 'CREATING' ? 'QUEUED' : record.status)) {
+      this.#options.logger.info({ taskId: record.id, status: record.status }, 'task finished');
+    }
+  }
+}
