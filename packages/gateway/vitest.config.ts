@@ -1,3 +1,11 @@
+import { createRequire } from 'node:module';
+import { mergeConfig } from 'vitest/config';
 import { sharedConfig } from '../../vitest.shared.js';
 
-export default sharedConfig(import.meta.dirname, 'gateway');
+const require = createRequire(import.meta.url);
+
+export default mergeConfig(sharedConfig(import.meta.dirname, 'gateway'), {
+  // One copy of graphql for everyone (ours, Pothos, yoga): two realms would make yoga mask our errors.
+  resolve: { alias: { graphql: require.resolve('graphql') } },
+  test: { server: { deps: { inline: ['@pothos/core'] } }, testTimeout: 30_000, hookTimeout: 30_000 },
+});
