@@ -7,5 +7,9 @@ const require = createRequire(import.meta.url);
 export default mergeConfig(sharedConfig(import.meta.dirname, 'gateway'), {
   // One copy of graphql for everyone (ours, Pothos, yoga): two realms would make yoga mask our errors.
   resolve: { alias: { graphql: require.resolve('graphql') } },
-  test: { server: { deps: { inline: ['@pothos/core'] } }, testTimeout: 30_000, hookTimeout: 30_000 },
+  test: {
+    server: { deps: { inline: ['@pothos/core'] } },
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+  },
 });

@@ -1,6 +1,16 @@
 /** The main path: mutation, then the live subscription, over graphql-ws and SSE, against the emulator. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { creates, GENERATE, QUERY_TASK, type Stack, smallInput, sse, startStack, WATCH, watch } from './support/stack.js';
+import {
+  creates,
+  GENERATE,
+  QUERY_TASK,
+  type Stack,
+  smallInput,
+  sse,
+  startStack,
+  WATCH,
+  watch,
+} from './support/stack.js';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -22,7 +32,18 @@ describe('generateVideo', () => {
       progressPercent: 0,
       videos: [],
       completedAt: null,
-      input: { prompt: 'a lighthouse at dusk, waves', width: 832, height: 480, seed: 9_999_999_999, steps: 10, guidanceScale: 5, flowShift: 5, modelName: 'wan2.1-t2v', negativePrompt: null, loras: [] },
+      input: {
+        prompt: 'a lighthouse at dusk, waves',
+        width: 832,
+        height: 480,
+        seed: 9_999_999_999,
+        steps: 10,
+        guidanceScale: 5,
+        flowShift: 5,
+        modelName: 'wan2.1-t2v',
+        negativePrompt: null,
+        loras: [],
+      },
     });
     expect(task.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(Date.parse(task.createdAt)).not.toBeNaN();
@@ -52,7 +73,8 @@ describe('generateVideo', () => {
   it('is followed over SSE too, ending with the terminal state', async () => {
     const task = await generate(smallInput({ seed: 12 }));
     const seen: any[] = [];
-    for await (const message of sse(stack.gateway.graphqlUrl, WATCH, { id: task.id })) seen.push(message.data.videoTask);
+    for await (const message of sse(stack.gateway.graphqlUrl, WATCH, { id: task.id }))
+      seen.push(message.data.videoTask);
     expect(seen[0].status).toBe('QUEUED');
     expect(seen.at(-1).status).toBe('SUCCEEDED');
   });
@@ -78,7 +100,11 @@ describe('generateVideo', () => {
       const task = await generate(smallInput({ seed: 14 }));
       const sub = watch(stack.ws(), task.id);
       await sub.done;
-      expect(sub.events.at(-1)).toMatchObject({ status: 'FAILED', failureReason: 'content policy violation', videos: [] });
+      expect(sub.events.at(-1)).toMatchObject({
+        status: 'FAILED',
+        failureReason: 'content policy violation',
+        videos: [],
+      });
     } finally {
       stack.emulator.setFaults({});
     }
@@ -90,7 +116,11 @@ describe('validation', () => {
     ['a size that is not one of the four', { width: 832, height: 832 }, [['input', 'height']]],
     ['an empty prompt', { prompt: '' }, [['input', 'prompt']]],
     ['a prompt of 2001 characters', { prompt: 'x'.repeat(2001) }, [['input', 'prompt']]],
-    ['a negative prompt of 2001 characters', { negativePrompt: 'x'.repeat(2001) }, [['input', 'negativePrompt']]],
+    [
+      'a negative prompt of 2001 characters',
+      { negativePrompt: 'x'.repeat(2001) },
+      [['input', 'negativePrompt']],
+    ],
     ['a seed below -1', { seed: -2 }, [['input', 'seed']]],
     ['a seed above 9999999999', { seed: 10_000_000_000 }, [['input', 'seed']]],
     ['a fractional seed', { seed: 1.5 }, [['input', 'seed']]],
@@ -101,26 +131,39 @@ describe('validation', () => {
     ['flow shift below 1', { flowShift: 0.9 }, [['input', 'flowShift']]],
     ['flow shift above 10', { flowShift: 10.1 }, [['input', 'flowShift']]],
     ['four LoRAs', { loras: Array(4).fill({ path: 'a', scale: 1 }) }, [['input', 'loras']]],
-    ['a LoRA without a path', { loras: [{ path: '', scale: 1 }] }, [['input', 'loras', '0', 'path']]],
+    [
+      'a LoRA without a path',
+      { loras: [{ path: '', scale: 1 }] },
+      [['input', 'loras', '0', 'path']],
+    ],
     ['another model', { modelName: 'wan2.2-t2v' }, [['input', 'modelName']]],
     [
       'many problems at once',
       { prompt: '', width: 1280, height: 480, steps: 99 },
-      [['input', 'prompt'], ['input', 'steps'], ['input', 'height']],
+      [
+        ['input', 'prompt'],
+        ['input', 'steps'],
+        ['input', 'height'],
+      ],
     ],
   ];
 
-  it.each(cases)('%s: BAD_USER_INPUT naming each field, and no upstream request', async (_name, patch, paths) => {
-    const before = creates(await stack.upstream()).length;
-    const { body } = await stack.gql(GENERATE, { input: smallInput(patch) });
-    expect(body.data).toBeNull();
-    const [error] = body.errors ?? [];
-    expect(error.extensions.code).toBe('BAD_USER_INPUT');
-    const issuePaths = error.extensions.issues.map((issue: { path: (string | number)[] }) => issue.path.map(String));
-    expect(issuePaths).toEqual(paths);
-    for (const issue of error.extensions.issues) expect(issue.message).toMatch(/\w/);
-    expect(creates(await stack.upstream()).length).toBe(before);
-  });
+  it.each(cases)(
+    '%s: BAD_USER_INPUT naming each field, and no upstream request',
+    async (_name, patch, paths) => {
+      const before = creates(await stack.upstream()).length;
+      const { body } = await stack.gql(GENERATE, { input: smallInput(patch) });
+      expect(body.data).toBeNull();
+      const [error] = body.errors ?? [];
+      expect(error.extensions.code).toBe('BAD_USER_INPUT');
+      const issuePaths = error.extensions.issues.map((issue: { path: (string | number)[] }) =>
+        issue.path.map(String),
+      );
+      expect(issuePaths).toEqual(paths);
+      for (const issue of error.extensions.issues) expect(issue.message).toMatch(/\w/);
+      expect(creates(await stack.upstream()).length).toBe(before);
+    },
+  );
 });
 
 describe('queries', () => {
@@ -129,17 +172,26 @@ describe('queries', () => {
     const total = own.body.data.videoTasks.edges.length;
     const a = await generate(smallInput({ seed: 21 }));
     const b = await generate(smallInput({ seed: 22 }));
-    const page1 = await stack.gql(`query { videoTasks(first: 1) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }`);
+    const page1 = await stack.gql(
+      `query { videoTasks(first: 1) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }`,
+    );
     expect(page1.body.data.videoTasks.edges[0].node.id).toBe(b.id);
     expect(page1.body.data.videoTasks.pageInfo.hasNextPage).toBe(true);
     const after = page1.body.data.videoTasks.pageInfo.endCursor;
-    const page2 = await stack.gql(`query($after: String) { videoTasks(first: 1, after: $after) { edges { node { id } } } }`, { after });
+    const page2 = await stack.gql(
+      `query($after: String) { videoTasks(first: 1, after: $after) { edges { node { id } } } }`,
+      { after },
+    );
     expect(page2.body.data.videoTasks.edges[0].node.id).toBe(a.id);
-    const all = await stack.gql(`query { videoTasks(first: 100) { edges { node { id } } pageInfo { hasNextPage } } }`);
+    const all = await stack.gql(
+      `query { videoTasks(first: 100) { edges { node { id } } pageInfo { hasNextPage } } }`,
+    );
     expect(all.body.data.videoTasks.edges.length).toBe(total + 2);
     const bad = await stack.gql(`query { videoTasks(first: 101) { edges { node { id } } } }`);
     expect(bad.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
-    const junk = await stack.gql(`query { videoTasks(first: 1, after: "nope") { edges { node { id } } } }`);
+    const junk = await stack.gql(
+      `query { videoTasks(first: 1, after: "nope") { edges { node { id } } } }`,
+    );
     expect(junk.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
   });
 

@@ -6,7 +6,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { type Emulator, type EmulatorOptions, type RequestLogEntry, startEmulator } from '@wan-video/emulator';
+import {
+  type Emulator,
+  type EmulatorOptions,
+  type RequestLogEntry,
+  startEmulator,
+} from '@wan-video/emulator';
 import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createGateway, type Gateway, type GatewayOptions, readConfig } from '../../src/index.js';
@@ -32,7 +37,11 @@ export interface Stack {
   readonly databasePath: string;
   /** Every JSON log line the gateway wrote. */
   readonly logs: string[];
-  gql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<{ status: number; body: { data?: T; errors?: any[] } }>;
+  gql<T = any>(
+    query: string,
+    variables?: Record<string, unknown>,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: { data?: T; errors?: any[] } }>;
   /** A graphql-ws client (closed by `stop`). */
   ws(connectionParams?: Record<string, unknown>): Client;
   /** The emulator's request log. */
@@ -42,7 +51,11 @@ export interface Stack {
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), 'wan-gateway-test-'));
-  const emulator = await startEmulator({ timeScale: 20, storageDir: join(dir, 'videos'), ...options.emulator });
+  const emulator = await startEmulator({
+    timeScale: 20,
+    storageDir: join(dir, 'videos'),
+    ...options.emulator,
+  });
   const databasePath = options.databasePath ?? join(dir, 'db.sqlite');
   const logs: string[] = [];
   const destination = new Writable({
@@ -59,7 +72,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     LOG_LEVEL: 'debug',
     ...options.env,
   });
-  const gateway = createGateway(config, { logDestination: destination, pollPolicy: FAST_POLL, ...options.gateway });
+  const gateway = createGateway(config, {
+    logDestination: destination,
+    pollPolicy: FAST_POLL,
+    ...options.gateway,
+  });
   await gateway.start();
   const clients: Client[] = [];
   return {
@@ -162,7 +179,12 @@ export function watch(client: Client, id: string): Collected {
 }
 
 /** GraphQL over SSE with fetch: yields each `data` until the server completes the stream. */
-export async function* sse(url: string, query: string, variables: Record<string, unknown>, headers: Record<string, string> = {}) {
+export async function* sse(
+  url: string,
+  query: string,
+  variables: Record<string, unknown>,
+  headers: Record<string, string> = {},
+) {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...headers },
@@ -191,6 +213,7 @@ export async function* sse(url: string, query: string, variables: Record<string,
 }
 
 /** Upstream calls about one upstream task, or creates. */
-export const creates = (log: RequestLogEntry[]) => log.filter((entry) => entry.method === 'POST' && entry.path.endsWith('/wan-t2v'));
+export const creates = (log: RequestLogEntry[]) =>
+  log.filter((entry) => entry.method === 'POST' && entry.path.endsWith('/wan-t2v'));
 export const readsOf = (log: RequestLogEntry[], upstreamTaskId: string) =>
   log.filter((entry) => entry.path.endsWith('/task-result') && entry.taskId === upstreamTaskId);
