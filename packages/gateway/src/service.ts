@@ -4,6 +4,7 @@ import {
   isValidationError,
   type NovitaClient,
   type ResolvedVideoInput,
+  reduceTask,
   safeParseVideoInput,
   toCreateTaskRequest,
   type UpstreamError,
@@ -13,7 +14,7 @@ import { badUserInput, gatewayError, notFound } from './errors.js';
 import type { TaskEvents } from './events.js';
 import type { Logger } from './logger.js';
 import type { TaskRecord, TaskStore } from './store/types.js';
-import type { TaskTracker } from './tracker.js';
+import { snapshotOf, type TaskTracker } from './tracker.js';
 
 export interface ServiceOptions {
   readonly store: TaskStore;
@@ -27,6 +28,9 @@ export interface ServiceOptions {
   readonly maxInFlightTasks: number;
   readonly mutationsPerMinute: number;
 }
+
+/** Links that expire sooner than this are refreshed when a task is read. */
+export const VIDEO_REFRESH_MARGIN_MS = 5 * 60_000;
 
 export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -86,6 +90,8 @@ export class VideoService {
   readonly #rate: RateLimiterMemory;
   /** Creates in progress, by task id: a second request with the same key waits for the first. */
   readonly #creating = new Map<string, Promise<TaskRecord>>();
+  /** Video link refreshes in progress, by task id. */
+  readonly #refreshing = new Map<string, Promise<TaskRecord>>();
 
   constructor(options: ServiceOptions) {
     this.#options = options;
@@ -185,6 +191,45 @@ export class VideoService {
       'task created',
     );
     return created;
+  }
+
+  /**
+   * The task's videos, with links that still work: when a SUCCEEDED task's links expire within
+   * `VIDEO_REFRESH_MARGIN_MS`, the upstream is read again for fresh ones (one read however many
+   * callers ask at once). Falls back to the stored links if the read fails.
+   */
+  async freshVideos(record: TaskRecord): Promise<TaskRecord['videos']> {
+    const soon = Date.now() + VIDEO_REFRESH_MARGIN_MS;
+    if (
+      record.status !== 'SUCCEEDED' ||
+      !record.upstreamTaskId ||
+      !record.videos.some((video) => video.expiresAt < soon)
+    ) {
+      return record.videos;
+    }
+    let pending = this.#refreshing.get(record.id);
+    if (!pending) {
+      pending = this.#refresh(record).finally(() => this.#refreshing.delete(record.id));
+      this.#refreshing.set(record.id, pending);
+    }
+    return (await pending).videos;
+  }
+
+  async #refresh(record: TaskRecord): Promise<TaskRecord> {
+    const { store, client, logger } = this.#options;
+    try {
+      const snapshot = await client.getTaskResult(record.upstreamTaskId as string);
+      const current = store.get(record.id) ?? record;
+      const reduction = reduceTask(snapshotOf(current), snapshot);
+      if (reduction.outcome !== 'changed') return current;
+      const updated = store.applySnapshot(record.id, reduction.snapshot, Date.now());
+      this.#publish(updated);
+      logger.info({ taskId: record.id }, 'video links refreshed');
+      return updated;
+    } catch (error) {
+      logger.warn({ err: error, taskId: record.id }, 'could not refresh expiring video links');
+      return record;
+    }
   }
 
   /** A webhook arrived for a task: check its secret, then ask the tracker for a confirming read. */

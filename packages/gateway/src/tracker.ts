@@ -39,6 +39,18 @@ export function snapshotOf(record: TaskRecord): TaskSnapshot {
   };
 }
 
+/** "90 seconds", "30 minutes", "2 hours". */
+export function describeDuration(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  const [amount, unit] =
+    seconds < 120
+      ? [seconds, 'second']
+      : seconds < 7200
+        ? [Math.round(seconds / 60), 'minute']
+        : [Math.round(seconds / 3600), 'hour'];
+  return `${amount} ${unit}${amount === 1 ? '' : 's'}`;
+}
+
 const isDone = (record: TaskRecord) => record.status === 'SUCCEEDED' || record.status === 'FAILED';
 
 /** The state of following one task. A webhook "pokes" it: it reads at once. */
@@ -208,10 +220,9 @@ export class TaskTracker {
         if (run.signal.aborted) continue; // a webhook: read again at once
         const now = Date.now();
         if (isPollDeadlineError(error)) {
-          const minutes = Math.max(1, Math.round((record.deadlineAt - record.createdAt) / 60_000));
           record = store.fail(
             record.id,
-            `The task did not finish within ${minutes} minute${minutes === 1 ? '' : 's'}; the gateway stopped waiting for it.`,
+            `The task did not finish within ${describeDuration(record.deadlineAt - record.createdAt)}; the gateway stopped waiting for it.`,
             now,
           );
         } else if (isUpstreamError(error)) {

@@ -76,7 +76,12 @@ export const VideoTask = builder.objectRef<TaskRecord>('VideoTask').implement({
     }),
     failureReason: t.string({ nullable: true, resolve: (r) => r.failureReason }),
     input: t.field({ type: VideoTaskInput, resolve: (r) => r }),
-    videos: t.field({ type: [Video], resolve: (r) => r.videos }),
+    videos: t.field({
+      type: [Video],
+      description:
+        'The videos of a SUCCEEDED task. Links about to expire are refreshed from the upstream when read.',
+      resolve: (r, _args, ctx) => ctx.service.freshVideos(r),
+    }),
     createdAt: t.field({ type: DateTime, resolve: (r) => r.createdAt }),
     updatedAt: t.field({ type: DateTime, resolve: (r) => r.updatedAt }),
     completedAt: t.field({ type: DateTime, nullable: true, resolve: (r) => r.completedAt }),
