@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { type FetchLike, NovitaClient, type PollPolicy, TASK_RESULT_PATH } from '@wan-video/core';
 import { type Emulator, type EmulatorOptions, startEmulator } from '@wan-video/emulator';
-import type { ExecutionArgs } from 'graphql';
+import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import type { DestinationStream } from 'pino';
@@ -286,9 +286,17 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
             params: payload,
             connectionParams: ctx.connectionParams ?? {},
           });
-          const document = enveloped.parse(payload.query);
-          const errors = enveloped.validate(enveloped.schema, document);
-          if (errors.length > 0) return errors;
+          let document: DocumentNode;
+          try {
+            document = enveloped.parse(payload.query);
+            const errors = enveloped.validate(enveloped.schema, document);
+            if (errors.length > 0) return errors;
+          } catch (error) {
+            // The parser and graphql-armor's rules throw: an error for this operation, not for the
+            // socket (graphql-ws closes the whole connection with 4500 on anything thrown here).
+            if (error instanceof GraphQLError) return [error];
+            throw error;
+          }
           const args: ExecutionArgs = {
             schema: enveloped.schema,
             operationName: payload.operationName ?? null,

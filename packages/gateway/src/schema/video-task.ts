@@ -6,7 +6,7 @@ import {
   type VideoAsset,
 } from '@wan-video/core';
 import { builder } from '../builder.js';
-import type { TaskEvent } from '../events.js';
+import type { TaskEvent, TaskEvents } from '../events.js';
 import { encodeCursor } from '../service.js';
 import type { TaskRecord } from '../store/types.js';
 import { DateTime, Seed } from './scalars.js';
@@ -215,11 +215,25 @@ builder.subscriptionType({
  * The current state first, then each newer version, until the task ends. The event stream is
  * opened before the current state is read, so no change can fall between the two.
  */
-async function* watch(
+function watch(ctx: import('../builder.js').GatewayContext, id: string): AsyncGenerator<TaskEvent> {
+  const stream = ctx.events.subscribe(id);
+  const events = follow(ctx, id, stream);
+  // A subscriber leaving (unsubscribe, socket closed, SSE aborted) calls `return`, which a
+  // generator waiting for the next event runs only at its next yield: that may never come.
+  // Closing the stream ends the wait now, so the `finally` below runs at once.
+  const end = events.return.bind(events);
+  events.return = (value) => {
+    stream.close();
+    return end(value);
+  };
+  return events;
+}
+
+async function* follow(
   ctx: import('../builder.js').GatewayContext,
   id: string,
+  stream: ReturnType<TaskEvents['subscribe']>,
 ): AsyncGenerator<TaskEvent> {
-  const stream = ctx.events.subscribe(id);
   ctx.metrics.liveSubscriptions.inc();
   try {
     const record = ctx.service.visible(ctx.caller.id, id);

@@ -1,0 +1,124 @@
+/** readConfig: the defaults, and a ConfigError naming every bad variable. */
+import { describe, expect, it } from 'vitest';
+import { ConfigError, readConfig } from '../src/index.js';
+
+/** The ConfigError `readConfig` throws for `env` (fails the test if it throws nothing else). */
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    readConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`readConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('readConfig', () => {
+  it('fills the defaults from an empty environment', () => {
+    expect(readConfig({})).toEqual({
+      port: 4000,
+      host: '127.0.0.1',
+      novitaApiKey: undefined,
+      novitaBaseUrl: 'https://api.novita.ai',
+      databasePath: '.data/wan-video.db',
+      gatewayApiKeys: [],
+      publicUrl: undefined,
+      logLevel: 'info',
+      emulatorTimeScale: 1,
+      taskDeadlineMs: 1_800_000,
+      maxInFlightTasks: 10,
+      mutationsPerMinute: 30,
+      maxConnections: 25_000,
+    });
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(readConfig({ PORT: '', HOST: '', DATABASE_PATH: '', GATEWAY_API_KEYS: '' })).toEqual(
+      readConfig({}),
+    );
+  });
+
+  it('reads good values, trimming them and the trailing slash of URLs', () => {
+    const config = readConfig({
+      PORT: ' 8080 ',
+      HOST: '0.0.0.0',
+      NOVITA_API_KEY: 'sk-test',
+      NOVITA_BASE_URL: 'http://127.0.0.1:9999/',
+      GATEWAY_API_KEYS: 'key-alpha-123456, key-beta-654321,',
+      PUBLIC_URL: 'https://gateway.example.com/',
+      LOG_LEVEL: 'debug',
+      EMULATOR_TIME_SCALE: '2.5',
+      TASK_DEADLINE_SECONDS: '60',
+      MAX_IN_FLIGHT_TASKS: '3',
+      MUTATIONS_PER_MINUTE: '7',
+      MAX_CONNECTIONS: '100',
+    });
+    expect(config).toEqual({
+      port: 8080,
+      host: '0.0.0.0',
+      novitaApiKey: 'sk-test',
+      novitaBaseUrl: 'http://127.0.0.1:9999',
+      databasePath: '.data/wan-video.db',
+      gatewayApiKeys: ['key-alpha-123456', 'key-beta-654321'],
+      publicUrl: 'https://gateway.example.com',
+      logLevel: 'debug',
+      emulatorTimeScale: 2.5,
+      taskDeadlineMs: 60_000,
+      maxInFlightTasks: 3,
+      mutationsPerMinute: 7,
+      maxConnections: 100,
+    });
+  });
+
+  it('ignores variables it does not know', () => {
+    expect(readConfig({ SOMETHING_ELSE: 'x', PATH: '/usr/bin' })).toEqual(readConfig({}));
+  });
+});
+
+describe('bad values', () => {
+  const cases: [string, Record<string, string>][] = [
+    ['PORT', { PORT: 'abc' }],
+    ['PORT', { PORT: '65536' }],
+    ['PORT', { PORT: '-1' }],
+    ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
+    ['NOVITA_BASE_URL', { NOVITA_BASE_URL: 'ftp://x' }],
+    ['NOVITA_BASE_URL', { NOVITA_BASE_URL: 'not a url' }],
+    ['PUBLIC_URL', { PUBLIC_URL: 'gateway.example.com' }],
+    ['GATEWAY_API_KEYS', { GATEWAY_API_KEYS: 'short' }],
+    ['GATEWAY_API_KEYS', { GATEWAY_API_KEYS: 'key-alpha-123456,short' }],
+    ['EMULATOR_TIME_SCALE', { EMULATOR_TIME_SCALE: '0' }],
+    ['EMULATOR_TIME_SCALE', { EMULATOR_TIME_SCALE: 'fast' }],
+    ['TASK_DEADLINE_SECONDS', { TASK_DEADLINE_SECONDS: '5' }],
+    ['MAX_IN_FLIGHT_TASKS', { MAX_IN_FLIGHT_TASKS: '0' }],
+    ['MUTATIONS_PER_MINUTE', { MUTATIONS_PER_MINUTE: '1.5' }],
+    ['MAX_CONNECTIONS', { MAX_CONNECTIONS: 'many' }],
+  ];
+
+  it.each(cases)('%s=%o is a ConfigError naming it, once', (name, env) => {
+    const error = configError(env);
+    expect(error.name).toBe('ConfigError');
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toContain(name);
+    expect(error.message).toContain(name);
+  });
+
+  it('several bad values at once: one ConfigError naming each of them', () => {
+    const error = configError({
+      PORT: 'abc',
+      LOG_LEVEL: 'loud',
+      NOVITA_BASE_URL: 'ftp://x',
+      GATEWAY_API_KEYS: 'short',
+    });
+    expect(error.problems).toHaveLength(4);
+    for (const name of ['PORT', 'LOG_LEVEL', 'NOVITA_BASE_URL', 'GATEWAY_API_KEYS']) {
+      expect(error.problems.filter((problem) => problem.includes(name))).toHaveLength(1);
+      expect(error.message).toContain(name);
+    }
+  });
+
+  it('never echoes a bad client key back', () => {
+    const error = configError({ GATEWAY_API_KEYS: 'key-alpha-123456,s3cr3t' });
+    expect(error.message).not.toContain('s3cr3t');
+    expect(error.message).not.toContain('key-alpha-123456');
+  });
+});
