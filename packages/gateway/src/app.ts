@@ -197,6 +197,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
         else res.destroy();
       });
     });
+    // A hard cap on open sockets, HTTP and WebSocket together: past it new connections are dropped.
     server.maxConnections = config.maxConnections;
 
     async function route(req: IncomingMessage, res: ServerResponse) {
@@ -252,12 +253,6 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       const path = new URL(req.url ?? '/', 'http://gateway.invalid').pathname;
       if (path !== '/graphql' || !state) {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
-        return;
-      }
-      if (wss.clients.size >= config.maxConnections) {
-        socket.end(
-          'HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\n\r\n',
-        );
         return;
       }
       wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
