@@ -77,6 +77,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
         wss: WebSocketServer;
         store: TaskStore;
         tracker: TaskTracker;
+        service: VideoService;
         emulator: Emulator | undefined;
         url: string;
         upstreamUrl: string;
@@ -324,7 +325,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     const address = server.address() as AddressInfo;
     const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const url = `http://${shown}:${address.port}`;
-    state = { server, wss, store, tracker, emulator, url, upstreamUrl };
+    state = { server, wss, store, tracker, service, emulator, url, upstreamUrl };
 
     const resumed = service.resume();
     logger.info(
@@ -345,6 +346,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     state = undefined;
     const closed = new Promise<void>((resolve) => current.server.close(() => resolve()));
     for (const ws of current.wss.clients) ws.close(1001, 'The gateway is shutting down');
+    // A create in flight may already be paid for upstream: let it record its upstream id.
+    await current.service.drain();
     await current.tracker.stop();
     current.server.closeIdleConnections();
     // Open SSE streams end here; clients reconnect to another instance or after the restart.
@@ -426,7 +429,12 @@ function upstreamProbe(baseUrl: string, apiKey: string) {
         },
       );
       await response.body?.cancel();
-      result = response.status < 500 ? true : `upstream answered HTTP ${response.status}`;
+      result =
+        response.status === 401 || response.status === 403
+          ? `upstream refused the gateway's key (HTTP ${response.status})`
+          : response.status < 500
+            ? true
+            : `upstream answered HTTP ${response.status}`;
     } catch {
       result = 'upstream unreachable';
     }

@@ -23,8 +23,9 @@ try {
   gateway.logger.fatal({ err: error }, 'the gateway could not start');
   process.exit(1);
 }
-console.log(
-  `\n  wan-video gateway: ${gateway.graphqlUrl}\n  GraphiQL (queries and subscriptions): ${gateway.graphqlUrl}\n`,
+// The banner goes to stderr: stdout carries JSON log lines and nothing else.
+process.stderr.write(
+  `\n  wan-video gateway: ${gateway.graphqlUrl}\n  GraphiQL (queries and subscriptions): ${gateway.graphqlUrl}\n\n`,
 );
 
 let stopping = false;

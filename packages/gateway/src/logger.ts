@@ -11,11 +11,13 @@ function scrubber(secrets: readonly string[]) {
     if (typeof value === 'string') return scrubString(value);
     if (depth > 6 || value === null || typeof value !== 'object') return value;
     if (value instanceof Error) {
-      return {
-        type: value.name,
-        message: scrubString(value.message),
-        stack: scrubString(value.stack ?? ''),
-      };
+      // A copy of the same class, so pino's error serializer still reports its type.
+      const copy = Object.create(Object.getPrototypeOf(value)) as Error & Record<string, unknown>;
+      for (const [key, item] of Object.entries(value)) copy[key] = scrub(item, depth + 1);
+      copy.message = scrubString(value.message);
+      copy.stack = scrubString(value.stack ?? '');
+      if (value.cause !== undefined) copy.cause = scrub(value.cause, depth + 1);
+      return copy;
     }
     if (Array.isArray(value)) return value.map((item) => scrub(item, depth + 1));
     return Object.fromEntries(

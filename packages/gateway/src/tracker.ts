@@ -195,6 +195,8 @@ export class TaskTracker {
         } catch (error) {
           if (signal.aborted) return;
           logger.warn({ err: error, taskId: record.id }, 'confirming read after a webhook failed');
+          // The webhook was acknowledged and will not come again: poll from now on.
+          break;
         }
         if (isDone(record)) return;
       }
