@@ -292,7 +292,7 @@ export class VideoService {
       );
     }
     const pending = this.#creating.get(existing.id);
-    if (pending) return pending;
+    if (pending !== undefined) return pending;
     return this.#options.store.get(existing.id) ?? existing;
   }
 

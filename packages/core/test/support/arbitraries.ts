@@ -12,9 +12,13 @@ export const textOfLength = (length: number) =>
 
 export const seedArb = fc.bigInt({ min: -1n, max: BigInt(LIMITS.seed.max) }).map(Number);
 
+/** A double with -0 folded into 0: JSON cannot carry -0, and the wire is JSON. */
+const jsonDouble = (constraints: fc.DoubleConstraints) =>
+  fc.double(constraints).map((value) => value + 0);
+
 export const loraArb = fc.record({
   path: fc.string({ minLength: 1, maxLength: 40 }),
-  scale: fc.double({ noNaN: true, noDefaultInfinity: true, min: -10, max: 10 }),
+  scale: jsonDouble({ noNaN: true, noDefaultInfinity: true, min: -10, max: 10 }),
 });
 
 /** Any valid camelCase input, optional fields sometimes left out. */
@@ -26,8 +30,8 @@ export const validInputArb: fc.Arbitrary<VideoInput> = fc
       size: fc.constantFrom(...VIDEO_SIZES),
       seed: seedArb,
       steps: fc.integer({ min: LIMITS.steps.min, max: LIMITS.steps.max }),
-      guidanceScale: fc.double({ min: 0, max: 10, noNaN: true }),
-      flowShift: fc.double({ min: 1, max: 10, noNaN: true }),
+      guidanceScale: jsonDouble({ min: 0, max: 10, noNaN: true }),
+      flowShift: jsonDouble({ min: 1, max: 10, noNaN: true }),
       loras: fc.array(loraArb, { maxLength: LIMITS.loras.maxItems }),
       modelName: fc.constant(MODEL_NAME),
     },
