@@ -247,6 +247,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     return apiKeys.size === 0 || apiKeys.has(key);
   }
 
+  function unauthorised(res: ServerResponse, strike: Strike) {
+    const message = 'missing or invalid API key: send Authorization: Bearer <key>';
+    answer(res, 401, errorBody(401, 'INVALID_API_KEY', message), strike);
+  }
+
   async function createRoute(
     req: IncomingMessage,
     res: ServerResponse,
@@ -254,16 +259,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     note: (id: string) => void,
   ) {
     if (!authorised(req)) {
-      answer(
-        res,
-        401,
-        errorBody(
-          401,
-          'INVALID_API_KEY',
-          'missing or invalid API key: send Authorization: Bearer <key>',
-        ),
-        strike,
-      );
+      unauthorised(res, strike);
       return;
     }
     let json: unknown;
@@ -334,16 +330,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   function resultRoute(req: IncomingMessage, res: ServerResponse, url: URL, strike: Strike) {
     if (!authorised(req)) {
-      answer(
-        res,
-        401,
-        errorBody(
-          401,
-          'INVALID_API_KEY',
-          'missing or invalid API key: send Authorization: Bearer <key>',
-        ),
-        strike,
-      );
+      unauthorised(res, strike);
       return;
     }
     const taskId = url.searchParams.get('task_id') ?? '';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Faults } from '@wan-video/emulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStackWithConfig } from './support/a-stack.js';
+
 import {
   creates,
   GENERATE,
@@ -46,7 +46,7 @@ async function withStack<T>(
   const stack =
     deadlineMs === undefined
       ? await startStack(stackOptions)
-      : await startStackWithConfig({ ...stackOptions, config: { taskDeadlineMs: deadlineMs } });
+      : await startStack({ ...stackOptions, config: { taskDeadlineMs: deadlineMs } });
   try {
     return await use(stack);
   } finally {
