@@ -1,0 +1,87 @@
+/**
+ * The real gateway and emulator, started in the test process on loopback through their public
+ * APIs, for the hooks to talk to. Nothing is mocked.
+ */
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { type Emulator, startEmulator } from '@wan-video/emulator';
+import { createGateway, type Gateway, readConfig } from '@wan-video/gateway';
+import WebSocket from 'ws';
+
+export const FAST_POLL = { minIntervalMs: 50, maxIntervalMs: 250, idleIntervalMs: 50 } as const;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** A WebSocket class that counts the sockets opened with it. */
+export function countingWebSocket(): {
+  WebSocketImpl: new (address: string | URL, protocols?: string | string[]) => WebSocket;
+  counter: { opened: number };
+} {
+  const counter = { opened: 0 };
+  class CountingWebSocket extends WebSocket {
+    constructor(address: string | URL, protocols?: string | string[]) {
+      super(address, protocols);
+      counter.opened++;
+    }
+  }
+  return { WebSocketImpl: CountingWebSocket, counter };
+}
+
+export interface LiveGateway {
+  readonly url: string;
+  readonly emulator: Emulator;
+  gateway: Gateway;
+  /** `wan_live_subscriptions` from /metrics. */
+  liveSubscriptions(): Promise<number>;
+  /** Stops the gateway and starts it again on the same port and database: every socket drops. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startLiveGateway(env: Record<string, string> = {}): Promise<LiveGateway> {
+  const dir = await mkdtemp(join(tmpdir(), 'wan-hooks-test-'));
+  const emulator = await startEmulator({ timeScale: 20, storageDir: join(dir, 'videos') });
+  const port = await freePort();
+  const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
+  const config = readConfig({
+    PORT: String(port),
+    NOVITA_API_KEY: 'hooks-test-novita-key',
+    NOVITA_BASE_URL: emulator.url,
+    DATABASE_PATH: join(dir, 'db.sqlite'),
+    LOG_LEVEL: 'warn',
+    ...env,
+  });
+  const make = () => createGateway(config, { logDestination: sink, pollPolicy: FAST_POLL });
+  const live: LiveGateway = {
+    url: `http://127.0.0.1:${port}/graphql`,
+    emulator,
+    gateway: make(),
+    async liveSubscriptions() {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith('wan_live_subscriptions '));
+      return Number(line?.split(' ')[1] ?? Number.NaN);
+    },
+    async restart() {
+      await live.gateway.stop();
+      live.gateway = make();
+      await live.gateway.start();
+    },
+    async stop() {
+      await live.gateway.stop();
+      await emulator.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  await live.gateway.start();
+  return live;
+}
