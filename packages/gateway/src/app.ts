@@ -61,6 +61,8 @@ export interface Gateway {
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 const EMULATOR_KEY = 'wan-video-embedded-emulator';
+/** Subscriptions (and other operations) one WebSocket may have open at once. */
+const MAX_OPERATIONS_PER_SOCKET = 100;
 
 /** Creates the gateway: one process serving GraphQL over HTTP, SSE and WebSocket. */
 export function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Gateway {
@@ -78,6 +80,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
         store: TaskStore;
         tracker: TaskTracker;
         service: VideoService;
+        requests: RequestCounter;
         emulator: Emulator | undefined;
         url: string;
         upstreamUrl: string;
@@ -191,9 +194,15 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     });
 
     const probe = upstreamProbe(upstreamUrl, apiKey);
+    const requests = new RequestCounter();
     const server = createServer((req, res) => {
+      // Long-lived SSE streams are not "in flight": shutdown does not wait for them.
+      if (!String(req.headers.accept ?? '').includes('text/event-stream')) requests.track(res);
       route(req, res).catch((error: unknown) => {
-        logger.error({ err: error, path: req.url }, 'request failed');
+        logger.error(
+          { err: error, path: new URL(req.url ?? '/', 'http://gateway.invalid').pathname },
+          'request failed',
+        );
         if (!res.headersSent) json(res, 500, { error: 'Unexpected error.' });
         else res.destroy();
       });
@@ -274,7 +283,19 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
         },
         execute: (args) => (args.rootValue as Enveloped).execute(args),
         subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
-        onSubscribe: async (ctx, _id, payload) => {
+        onSubscribe: async (ctx, id, payload) => {
+          const open = (ctx.extra as { operations?: Set<string> }).operations ?? new Set<string>();
+          (ctx.extra as { operations?: Set<string> }).operations = open;
+          if (open.size >= MAX_OPERATIONS_PER_SOCKET) {
+            return [
+              new GraphQLError(
+                `At most ${MAX_OPERATIONS_PER_SOCKET} operations at once on one connection.`,
+                {
+                  extensions: { code: 'RATE_LIMITED', limit: 'operations_per_connection' },
+                },
+              ),
+            ];
+          }
           const enveloped = yoga.getEnveloped({
             ...ctx,
             req: ctx.extra.request,
@@ -301,7 +322,14 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
             contextValue: await enveloped.contextFactory(),
             rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
           };
+          open.add(id);
           return args;
+        },
+        onComplete: (ctx, id) => {
+          (ctx.extra as { operations?: Set<string> }).operations?.delete(id);
+        },
+        onError: (ctx, id) => {
+          (ctx.extra as { operations?: Set<string> }).operations?.delete(id);
         },
       },
       wss,
@@ -325,7 +353,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     const address = server.address() as AddressInfo;
     const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const url = `http://${shown}:${address.port}`;
-    state = { server, wss, store, tracker, service, emulator, url, upstreamUrl };
+    state = { server, wss, store, tracker, service, requests, emulator, url, upstreamUrl };
 
     const resumed = service.resume();
     logger.info(
@@ -344,14 +372,19 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     const current = state;
     if (!current) return;
     state = undefined;
+    // No new connections; no new creates (they get UPSTREAM_UNAVAILABLE with a retry hint).
     const closed = new Promise<void>((resolve) => current.server.close(() => resolve()));
     for (const ws of current.wss.clients) ws.close(1001, 'The gateway is shutting down');
-    // A create in flight may already be paid for upstream: let it record its upstream id.
-    await current.service.drain();
+    // A create in flight may already be paid for upstream: let it record its upstream id...
+    await current.service.close();
+    // ...and let answers in flight reach their clients (SSE streams are not waited for).
+    await current.requests.idle(5000);
     await current.tracker.stop();
     current.server.closeIdleConnections();
     // Open SSE streams end here; clients reconnect to another instance or after the restart.
     current.server.closeAllConnections();
+    // A peer that does not answer the close handshake is cut off.
+    for (const ws of current.wss.clients) ws.terminate();
     await closed;
     current.wss.close();
     current.store.close();
@@ -416,10 +449,9 @@ function countingFetch(metrics: Metrics): FetchLike {
 
 /** Whether the upstream answers at all (any HTTP status below 500), checked at most every 5 s. */
 function upstreamProbe(baseUrl: string, apiKey: string) {
-  let last: { at: number; result: true | string } | undefined;
-  return async (): Promise<true | string> => {
-    if (last && Date.now() - last.at < 5000) return last.result;
-    let result: true | string;
+  // The promise is cached, not its result: a crowd of /readyz calls makes one upstream request.
+  let last: { at: number; result: Promise<true | string> } | undefined;
+  const check = async (): Promise<true | string> => {
     try {
       const response = await fetch(
         `${baseUrl}${TASK_RESULT_PATH}?task_id=wan-video-readiness-probe`,
@@ -429,18 +461,44 @@ function upstreamProbe(baseUrl: string, apiKey: string) {
         },
       );
       await response.body?.cancel();
-      result =
-        response.status === 401 || response.status === 403
-          ? `upstream refused the gateway's key (HTTP ${response.status})`
-          : response.status < 500
-            ? true
-            : `upstream answered HTTP ${response.status}`;
+      if (response.status === 401 || response.status === 403) {
+        return `upstream refused the gateway's key (HTTP ${response.status})`;
+      }
+      return response.status < 500 ? true : `upstream answered HTTP ${response.status}`;
     } catch {
-      result = 'upstream unreachable';
+      return 'upstream unreachable';
     }
-    last = { at: Date.now(), result };
-    return result;
   };
+  return (): Promise<true | string> => {
+    if (!last || Date.now() - last.at >= 5000) last = { at: Date.now(), result: check() };
+    return last.result;
+  };
+}
+
+/** Counts answers in flight, so that shutdown can let them finish. */
+class RequestCounter {
+  #active = 0;
+  #waiters: (() => void)[] = [];
+
+  track(res: ServerResponse): void {
+    this.#active++;
+    res.once('close', () => {
+      this.#active--;
+      if (this.#active === 0) for (const wake of this.#waiters.splice(0)) wake();
+    });
+  }
+
+  /** Resolves when no answer is in flight, or after `timeoutMs`. */
+  idle(timeoutMs: number): Promise<void> {
+    if (this.#active === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.#waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
 }
 
 const EXAMPLE_OPERATIONS = `# Start a video (it returns at once, QUEUED), then watch it live.

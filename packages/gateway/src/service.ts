@@ -90,6 +90,10 @@ export class VideoService {
   readonly #rate: RateLimiterMemory;
   /** Creates in progress, by task id: a second request with the same key waits for the first. */
   readonly #creating = new Map<string, Promise<TaskRecord>>();
+  /** Set once shutdown began: no new create may start. */
+  #closing = false;
+  /** Webhooks that arrived before their task's upstream id did: read at once when it does. */
+  readonly #earlyPokes = new Set<string>();
   /** Video link refreshes in progress, by task id. */
   readonly #refreshing = new Map<string, Promise<TaskRecord>>();
 
@@ -144,13 +148,6 @@ export class VideoService {
       const replay = await this.#replay(owner, key, inputHash);
       if (replay) return replay;
     }
-    if (store.countInFlight(owner) >= this.#options.maxInFlightTasks) {
-      throw gatewayError(
-        'RATE_LIMITED',
-        `You have ${this.#options.maxInFlightTasks} videos in progress, the most at once; wait for one to finish.`,
-        { retryAfterSeconds: 5, limit: 'in_flight' },
-      );
-    }
     try {
       await this.#rate.consume(owner);
     } catch (rejection) {
@@ -163,6 +160,23 @@ export class VideoService {
       );
     }
 
+    if (this.#closing) {
+      throw gatewayError(
+        'UPSTREAM_UNAVAILABLE',
+        'The gateway is shutting down; try again in a moment.',
+        {
+          retryAfterSeconds: 5,
+        },
+      );
+    }
+    // Counted just before the insert, with no await in between: concurrent requests cannot overshoot.
+    if (store.countInFlight(owner) >= this.#options.maxInFlightTasks) {
+      throw gatewayError(
+        'RATE_LIMITED',
+        `You have ${this.#options.maxInFlightTasks} videos in progress, the most at once; wait for one to finish.`,
+        { retryAfterSeconds: 5, limit: 'in_flight' },
+      );
+    }
     const now = Date.now();
     const secret = this.#options.publicUrl ? randomBytes(24).toString('base64url') : null;
     const inserted = store.insert({
@@ -232,9 +246,13 @@ export class VideoService {
     }
   }
 
-  /** Resolves once every create in progress has its upstream answer (or has failed). */
-  async drain(): Promise<void> {
-    await Promise.allSettled([...this.#creating.values()]);
+  /**
+   * Refuses new creates from now on (the gateway is shutting down), then resolves once every
+   * create in progress has its upstream answer recorded (or has failed).
+   */
+  async close(): Promise<void> {
+    this.#closing = true;
+    while (this.#creating.size > 0) await Promise.allSettled([...this.#creating.values()]);
   }
 
   /** A webhook arrived for a task: check its secret, then ask the tracker for a confirming read. */
@@ -244,8 +262,11 @@ export class VideoService {
     const expected = Buffer.from(record.webhookSecretHash, 'hex');
     const given = Buffer.from(sha256(secret), 'hex');
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return false;
-    // A webhook can beat the tracker only in a narrow window after a create or a restart.
-    if (!this.#options.tracker.poke(taskId)) {
+    // A webhook can beat the tracker: before the create's answer (no upstream id yet), or in the
+    // moment after a create or a restart. It must not be lost: it is the only one that comes.
+    if (!record.upstreamTaskId) {
+      this.#earlyPokes.add(taskId);
+    } else if (!this.#options.tracker.poke(taskId)) {
       this.#options.tracker.track(record);
       this.#options.tracker.poke(taskId);
     }
@@ -313,15 +334,15 @@ export class VideoService {
       );
     } catch (error) {
       if (isValidationError(error)) {
-        store.discard(task.id);
+        this.#discard(task, 'The input was refused; nothing was created.');
         throw badUserInput('input', error.issues);
       }
       if (!isUpstreamError(error)) {
-        store.discard(task.id);
+        this.#discard(task, 'The task could not be created.');
         throw error;
       }
       if (createdNothing(error)) {
-        store.discard(task.id);
+        this.#discard(task, `The upstream did not create this task: ${error.message}`);
       } else {
         // The upstream may hold this task: keep it, FAILED, and never send it twice.
         this.#publish(
@@ -334,10 +355,35 @@ export class VideoService {
       }
       throw upstreamFailure(error);
     }
-    const created = store.markCreated(task.id, upstreamTaskId, Date.now());
+    let created: TaskRecord;
+    try {
+      created = store.markCreated(task.id, upstreamTaskId, Date.now());
+    } catch (error) {
+      // The upstream has this (paid) task but the store would not take it: say so loudly.
+      this.#options.logger.error(
+        { err: error, taskId: task.id, upstreamTaskId },
+        'created upstream but not recorded',
+      );
+      throw error;
+    }
     this.#publish(created);
     tracker.track(created);
+    if (this.#earlyPokes.delete(task.id)) tracker.poke(task.id);
     return created;
+  }
+
+  /** Removes a task the upstream never created, ending any subscription to it with FAILED. */
+  #discard(task: TaskRecord, reason: string) {
+    this.#options.store.discard(task.id);
+    this.#earlyPokes.delete(task.id);
+    this.#publish({
+      ...task,
+      status: 'FAILED',
+      failureReason: reason,
+      version: task.version + 1,
+      completedAt: Date.now(),
+      updatedAt: Date.now(),
+    });
   }
 
   #publish(record: TaskRecord) {

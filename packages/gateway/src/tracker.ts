@@ -204,6 +204,8 @@ export class TaskTracker {
     }
 
     // Polling (or the webhook fallback): a webhook during it restarts the poll with a read at once.
+    let failures = 0;
+    let lastError: string | undefined;
     for (;;) {
       const run = follow.startRun();
       try {
@@ -220,24 +222,33 @@ export class TaskTracker {
       } catch (error) {
         if (signal.aborted) return;
         if (run.signal.aborted) continue; // a webhook: read again at once
-        const now = Date.now();
         if (isPollDeadlineError(error)) {
+          const last = lastError ? ` The last upstream answer was: ${lastError}` : '';
           record = store.fail(
             record.id,
-            `The task did not finish within ${describeDuration(record.deadlineAt - record.createdAt)}; the gateway stopped waiting for it.`,
-            now,
+            `The task did not finish within ${describeDuration(record.deadlineAt - record.createdAt)}; the gateway stopped waiting for it.${last}`,
+            Date.now(),
           );
-        } else if (isUpstreamError(error)) {
-          record = store.fail(
-            record.id,
-            `The upstream refused to report on this task: ${error.message}`,
-            now,
-          );
-        } else {
-          throw error;
+          this.#publish(record);
+          return;
         }
-        this.#publish(record);
-        return;
+        // A refused read (a key being rotated, a task not yet visible) or a store hiccup is not
+        // the end of a paid task: back off and poll again, until the deadline decides.
+        failures++;
+        lastError = error instanceof Error ? error.message : String(error);
+        const level = isUpstreamError(error) ? 'warn' : 'error';
+        logger[level](
+          { err: error, taskId: record.id, failures },
+          'reading the task failed; trying again',
+        );
+        const wait = Math.min(60_000, 2000 * 2 ** Math.min(failures - 1, 5));
+        if (
+          (await follow.waitForPoke(
+            Math.min(wait, Math.max(0, record.deadlineAt - Date.now())),
+          )) === 'abort'
+        )
+          return;
+        record = store.get(record.id) ?? record;
       } finally {
         follow.endRun();
       }

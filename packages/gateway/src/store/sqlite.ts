@@ -50,6 +50,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS tasks_idempotency ON tasks (owner, idempotency
   WHERE idempotency_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS tasks_owner_created ON tasks (owner, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS tasks_unfinished ON tasks (status) WHERE status NOT IN ('SUCCEEDED', 'FAILED');
+CREATE INDEX IF NOT EXISTS tasks_owner_unfinished ON tasks (owner) WHERE status NOT IN ('SUCCEEDED', 'FAILED');
+CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status);
 `;
 
 const TERMINAL = "('SUCCEEDED', 'FAILED')";
