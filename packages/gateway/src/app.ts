@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { type FetchLike, NovitaClient, type PollPolicy, TASK_RESULT_PATH } from '@wan-video/core';
 import { type Emulator, type EmulatorOptions, startEmulator } from '@wan-video/emulator';
 import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
@@ -169,6 +170,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       graphqlEndpoint: '/graphql',
       landingPage: false,
       graphiql: { title: 'wan-video gateway', defaultQuery: EXAMPLE_OPERATIONS },
+      // GraphiQL's assets are served from here, not a CDN: it works offline and behind firewalls.
+      renderGraphiQL,
       logging: {
         debug: (...args) => logger.debug({ yoga: args }, 'yoga'),
         info: (...args) => logger.info({ yoga: args }, 'yoga'),
