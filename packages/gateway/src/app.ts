@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { sep } from 'node:path';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { type FetchLike, NovitaClient, type PollPolicy, TASK_RESULT_PATH } from '@wan-video/core';
@@ -8,6 +9,7 @@ import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import type { DestinationStream } from 'pino';
+import send from 'send';
 import { WebSocketServer } from 'ws';
 import type { Caller, GatewayContext, GatewayInfo } from './builder.js';
 import type { GatewayConfig } from './config.js';
@@ -251,6 +253,10 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
           accepted ? { status: 'accepted' } : { error: 'Unknown task or secret.' },
         );
       }
+      if (url.pathname.startsWith('/graphql')) return yoga(req, res);
+      if (config.playgroundDir && (req.method === 'GET' || req.method === 'HEAD')) {
+        return servePlayground(req, res, config.playgroundDir, url.pathname);
+      }
       if (url.pathname === '/') {
         res.writeHead(302, { location: '/graphql' });
         return res.end();
@@ -362,6 +368,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     logger.info(
       {
         graphql: `${url}/graphql`,
+        playground: config.playgroundDir ? `${url}/` : 'not served (PLAYGROUND_DIR unset)',
         upstream: emulator ? 'embedded emulator' : upstreamUrl,
         auth: authRequired ? `${callers.size} client key(s)` : 'off (loopback only)',
         webhooks: config.publicUrl ? `${config.publicUrl}/webhooks/novita` : 'off (polling)',
@@ -428,6 +435,40 @@ type OperationResult = ReturnType<NonNullable<Parameters<typeof useServer>[0]['e
 interface Enveloped {
   execute: (args: ExecutionArgs) => OperationResult;
   subscribe: (args: ExecutionArgs) => OperationResult;
+}
+
+/**
+ * The built playground: its files, and `index.html` for any other path (the app routes itself).
+ * Hashed assets are cached for a year; `index.html` is always revalidated.
+ */
+function servePlayground(
+  req: IncomingMessage,
+  res: ServerResponse,
+  root: string,
+  path: string,
+): Promise<void> {
+  return new Promise((resolve) => {
+    const isAsset = /\.[a-z0-9]+$/i.test(path);
+    const stream = send(req, isAsset ? path : '/index.html', {
+      root,
+      index: false,
+      dotfiles: 'deny',
+    });
+    stream.on('headers', (response: ServerResponse, file: string) => {
+      const immutable = file.includes(`${sep}assets${sep}`);
+      response.setHeader(
+        'cache-control',
+        immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+      );
+    });
+    stream.on('error', (error: { status?: number }) => {
+      json(res, error.status ?? 404, { error: 'Not found.' });
+      resolve();
+    });
+    stream.on('end', () => resolve());
+    res.once('close', () => resolve());
+    stream.pipe(res);
+  });
 }
 
 function json(res: ServerResponse, status: number, body: unknown) {

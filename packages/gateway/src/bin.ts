@@ -25,7 +25,7 @@ try {
 }
 // The banner goes to stderr: stdout carries JSON log lines and nothing else.
 process.stderr.write(
-  `\n  wan-video gateway: ${gateway.graphqlUrl}\n  GraphiQL (queries and subscriptions): ${gateway.graphqlUrl}\n\n`,
+  `\n${config.playgroundDir ? `  playground: ${gateway.url}/\n` : ''}  GraphQL:    ${gateway.graphqlUrl} (GraphiQL: open it in a browser)\n\n`,
 );
 
 let stopping = false;

@@ -61,6 +61,7 @@ const environmentSchema = z.object({
   MAX_IN_FLIGHT_TASKS: int('MAX_IN_FLIGHT_TASKS', 1, 10_000).default(10),
   MUTATIONS_PER_MINUTE: int('MUTATIONS_PER_MINUTE', 1, 100_000).default(30),
   MAX_CONNECTIONS: int('MAX_CONNECTIONS', 1, 1_000_000).default(25_000),
+  PLAYGROUND_DIR: z.string().trim().optional(),
 });
 
 export interface GatewayConfig {
@@ -80,6 +81,8 @@ export interface GatewayConfig {
   readonly maxInFlightTasks: number;
   readonly mutationsPerMinute: number;
   readonly maxConnections: number;
+  /** The built playground to serve at `/`; unset: `/` redirects to GraphiQL. */
+  readonly playgroundDir: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -115,5 +118,6 @@ export function readConfig(env: Readonly<Record<string, string | undefined>>): G
     maxInFlightTasks: e.MAX_IN_FLIGHT_TASKS,
     mutationsPerMinute: e.MUTATIONS_PER_MINUTE,
     maxConnections: e.MAX_CONNECTIONS,
+    playgroundDir: e.PLAYGROUND_DIR || undefined,
   };
 }
