@@ -1,0 +1,18 @@
+import { createRequire } from 'node:module';
+import { mergeConfig } from 'vitest/config';
+import { sharedConfig } from '../../vitest.shared.js';
+
+const require = createRequire(import.meta.url);
+
+export default mergeConfig(sharedConfig(import.meta.dirname, 'playground'), {
+  // The tests start the real gateway in-process: one copy of graphql for it.
+  resolve: { alias: { graphql: require.resolve('graphql') } },
+  test: {
+    environment: 'node',
+    server: { deps: { inline: ['@pothos/core'] } },
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // One browser at a time on a 2-core machine.
+    fileParallelism: false,
+  },
+});
