@@ -217,6 +217,34 @@ describe('the playground', () => {
     }
   });
 
+  it('is usable from the keyboard alone', async () => {
+    const { page, problems } = await open();
+    try {
+      // Tab from the top of the page until the prompt has the focus.
+      for (
+        let i = 0;
+        i < 15 && !(await page.evaluate(() => document.activeElement?.id === 'prompt'));
+        i++
+      ) {
+        await page.keyboard.press('Tab');
+      }
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe('prompt');
+      await page.keyboard.type('a paper boat on a pond');
+      const onSubmit = () =>
+        page.evaluate(() => document.activeElement?.textContent?.trim() === 'Generate video');
+      for (let i = 0; i < 40 && !(await onSubmit()); i++) await page.keyboard.press('Tab');
+      expect(await onSubmit()).toBe(true);
+      await page.keyboard.press('Enter');
+      await page
+        .getByTestId('task-status')
+        .filter({ hasText: /QUEUED|PROCESSING|SUCCEEDED/ })
+        .waitFor();
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('fits a phone-sized screen', async () => {
     const { page, problems } = await open({ width: 390, height: 844 });
     try {
