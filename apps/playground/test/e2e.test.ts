@@ -10,23 +10,13 @@ import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { createGateway, type Gateway, readConfig } from '@wan-video/gateway';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { launchChromium } from '@wan-video/test-utils';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DIST = join(here, '../dist');
 const ARTIFACTS = join(here, '../test-artifacts');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 const PROMPT = 'a lighthouse at dusk, waves crashing on the rocks';
 
 let gateway: Gateway;
@@ -36,8 +26,6 @@ let dir: string;
 beforeAll(async () => {
   if (!existsSync(join(DIST, 'index.html')))
     throw new Error('the playground is not built: run `pnpm --filter @wan-video/playground build`');
-  if (!existsSync(CHROMIUM))
-    throw new Error(`no Chromium at ${CHROMIUM}: bash .ci/run installs it, or set CHROMIUM_PATH`);
   await mkdir(ARTIFACTS, { recursive: true });
   dir = await mkdtemp(join(tmpdir(), 'wan-playground-e2e-'));
   // No NOVITA_API_KEY: the gateway runs its embedded emulator, as the README's first command does.
@@ -54,7 +42,7 @@ beforeAll(async () => {
     emulator: { storageDir: join(dir, 'videos') },
   });
   await gateway.start();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

@@ -1,8 +1,9 @@
 /** An emulator video plays in Debian's Chromium: the codec and the container are what a browser takes. */
+
+import { launchChromium } from '@wan-video/test-utils';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../src/index.js';
-import { launchChromium } from './support/chromium.js';
 import { create, emulators, follow } from './support/harness.js';
 
 const pool = emulators();

@@ -1,28 +1,14 @@
 /** GraphiQL at /graphql, in Debian's Chromium: served from here (no CDN), and it runs a subscription. */
-import { existsSync } from 'node:fs';
-import { type Browser, chromium } from 'playwright-core';
+import { launchChromium } from '@wan-video/test-utils';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GENERATE, type Stack, smallInput, startStack } from './support/stack.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 
 let stack: Stack;
 let browser: Browser;
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`no Chromium at ${CHROMIUM}: bash .ci/run installs it, or set CHROMIUM_PATH`);
   stack = await startStack();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+  browser = await launchChromium();
 }, 60_000);
 afterAll(async () => {
   await browser?.close();
