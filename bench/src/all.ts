@@ -8,19 +8,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Section } from './common.js';
 
-export interface Target {
-  readonly name: string;
-  readonly target: string;
-  readonly measured: string;
-  readonly met: boolean;
-}
-
-export interface Section {
-  readonly title: string;
-  readonly markdown: string;
-  readonly targets: readonly Target[];
-}
+export type { Section, Target } from './common.js';
 
 const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const started = performance.now();

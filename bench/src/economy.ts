@@ -40,7 +40,7 @@ import {
   startGatewayProcess,
   type Target,
   table,
-} from './lib-a-common.js';
+} from './common.js';
 
 const TIME_SCALE = 2;
 const API_KEY = 'bench-upstream-key';

@@ -20,18 +20,8 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { type Section, table, thousands } from './common.js';
 import { type ChildHandle, forkChild } from './lib-b-ipc.js';
-
-export interface Section {
-  readonly title: string;
-  readonly markdown: string;
-  readonly targets: readonly {
-    readonly name: string;
-    readonly target: string;
-    readonly measured: string;
-    readonly met: boolean;
-  }[];
-}
 
 /** Subscriptions per WebSocket (the gateway allows 100 operations on one). */
 const SUBS_PER_SOCKET = 50;
@@ -70,20 +60,6 @@ function percentile(sorted: ArrayLike<number>, p: number): number {
 
 const ms = (value: number): string => (value < 10 ? value.toFixed(2) : value.toFixed(1));
 const mib = (bytes: number): string => (bytes / 1024 ** 2).toFixed(1);
-const thousands = (value: number): string => Math.round(value).toLocaleString('en-US');
-
-/** A markdown table with padded columns; numeric columns (all but the first) right-aligned. */
-function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = headers.map((header, i) =>
-    Math.max(3, header.length, ...rows.map((row) => (row[i] ?? '').length)),
-  );
-  const line = (cells: readonly string[]) =>
-    `| ${cells
-      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
-      .join(' | ')} |`;
-  const rule = `| ${widths.map((width, i) => (i === 0 ? '-'.repeat(width) : `${'-'.repeat(width - 1)}:`)).join(' | ')} |`;
-  return [line(headers), rule, ...rows.map(line)].join('\n');
-}
 
 const log = (message: string) => console.error(`fanout: ${message}`);
 

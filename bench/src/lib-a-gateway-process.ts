@@ -1,6 +1,6 @@
 /**
  * Runs one gateway in a process of its own, so that the load generator (or the watchers) and
- * the gateway do not share an event loop. `lib-a-common.ts` forks it: the environment the
+ * the gateway do not share an event loop. `common.ts` forks it: the environment the
  * gateway reads comes as JSON in argv[2] (and nothing else of this process's environment), the
  * URL goes back over IPC as `{ url }`, and the gateway stops when the parent sends `'close'` or
  * goes away. No custom poll policy: the product as shipped. Its JSON log goes to stdout.

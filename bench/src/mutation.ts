@@ -38,7 +38,7 @@ import {
   type Target,
   table,
   thousands,
-} from './lib-a-common.js';
+} from './common.js';
 
 const CONNECTIONS = [1, 16, 64] as const;
 const LOAD_SECONDS = 8;
