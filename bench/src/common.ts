@@ -62,6 +62,18 @@ export function table(
   return [line(headers), rule, ...rows.map(line)].join('\n');
 }
 
+/** Prints a section, then its targets, as a benchmark run on its own does. */
+export function printSection(section: Section): void {
+  console.log(`## ${section.title}\n\n${section.markdown}`);
+  console.log(
+    table(
+      ['target', 'goal', 'measured', 'met'],
+      section.targets.map((t) => [t.name, t.target, t.measured, t.met ? 'met' : '**missed**']),
+      4,
+    ),
+  );
+}
+
 // --- autocannon ------------------------------------------------------------------------------
 
 export interface LoadResult {
@@ -183,8 +195,11 @@ export interface EmulatorProcess extends ChildServer {
 }
 
 /** An emulator in a child process (`emulator-process.ts`, the one the emulator bench uses). */
-export async function startEmulatorProcess(options: EmulatorOptions): Promise<EmulatorProcess> {
-  const server = await forkServer('./emulator-process.ts', JSON.stringify(options));
+export async function startEmulatorProcess(
+  options: EmulatorOptions,
+  onStdout?: (chunk: string) => void,
+): Promise<EmulatorProcess> {
+  const server = await forkServer('./emulator-process.ts', JSON.stringify(options), onStdout);
   const admin = `${server.url}/__emulator/requests`;
   return {
     ...server,

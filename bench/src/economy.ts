@@ -35,6 +35,7 @@ import {
   freePort,
   median,
   percentile,
+  printSection,
   type Section,
   startEmulatorProcess,
   startGatewayProcess,
@@ -596,13 +597,5 @@ Load average (1 min) at the start: ${loadAtStart.toFixed(2)}. Run time: ${((perf
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const section = await run();
-  console.log(`## ${section.title}\n\n${section.markdown}`);
-  console.log(
-    table(
-      ['target', 'goal', 'measured', 'met'],
-      section.targets.map((t) => [t.name, t.target, t.measured, t.met ? 'met' : '**missed**']),
-      4,
-    ),
-  );
+  printSection(await run());
 }

@@ -10,8 +10,7 @@
  * `pnpm bench` from the repo root: turbo builds the packages first, and they are imported
  * through their package names (their `dist/`), as a user would.
  */
-import { execFileSync, fork } from 'node:child_process';
-import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +28,7 @@ import {
 } from '@wan-video/core';
 import { FPS, FRAME_COUNT, Renderer, type RenderParams } from '@wan-video/emulator';
 import autocannon from 'autocannon';
+import { startEmulatorProcess } from './common.js';
 
 const RENDERS_PER_SIZE = 5;
 const CONNECTIONS = [1, 16, 64] as const;
@@ -168,36 +168,6 @@ function load(options: autocannon.Options): Promise<Omit<LoadRow, 'connections'>
   });
 }
 
-interface RunningEmulator {
-  readonly url: string;
-  close(): Promise<void>;
-}
-
-/** Forks `emulator-process.ts` (with this process's `--import tsx`) and waits for its URL. */
-async function startEmulatorProcess(storageDir: string): Promise<RunningEmulator> {
-  const child = fork(
-    fileURLToPath(new URL('./emulator-process.ts', import.meta.url)),
-    [JSON.stringify({ timeScale: 1000, storageDir })],
-    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
-  );
-  const exited = once(child, 'exit');
-  const [message] = (await Promise.race([
-    once(child, 'message'),
-    exited.then(([code]) => {
-      throw new Error(`the emulator process exited (${String(code)}) before it listened`);
-    }),
-  ])) as [{ url: string }];
-  return {
-    url: message.url,
-    async close() {
-      child.send('close');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
-
 const headers = { authorization: `Bearer ${API_KEY}` };
 
 /** Creates a small task and waits until its task-result says TASK_STATUS_SUCCEED. */
@@ -230,7 +200,7 @@ async function createFinishedTask(baseUrl: string): Promise<string> {
 }
 
 async function benchTaskResult(storageDir: string): Promise<LoadRow[]> {
-  const emulator = await startEmulatorProcess(storageDir);
+  const emulator = await startEmulatorProcess({ timeScale: 1000, storageDir });
   try {
     const taskId = await createFinishedTask(emulator.url);
     const url = `${emulator.url}${TASK_RESULT_PATH}?task_id=${taskId}`;

@@ -1,26 +1,9 @@
-/**
- * Fan-out of the gateway's `videoTask` subscription over graphql-ws: push latency for a burst
- * (one change of one task to 100, 1,000 and 10,000 watchers) and a spread (10,000 watchers over
- * 100 tasks, each changing at its own pace), each against a bare `ws` server sending the same
- * frames over the same socket layout in the same run; the gateway's memory with 10,000 and
- * 20,000 subscriptions open; and its heap after 10,000 subscribe/unsubscribe cycles.
- *
- * Four child processes share the machine: the gateway (`lib-b-gateway-process.ts`, with
- * `--expose-gc`), the emulator as its upstream (`emulator-process.ts`), the bare `ws` baseline
- * (`lib-b-ws-server-process.ts`) and the load generator (`lib-b-loadgen-process.ts`), which
- * holds every client socket. This process only directs them.
- *
- * `run()` gives a section for `all.ts`; run directly, it prints it:
- * `node --import tsx src/fanout.ts`.
- */
-import { fork } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type Section, table, thousands } from './common.js';
+import { type Section, startEmulatorProcess, table, thousands } from './common.js';
 import { type ChildHandle, forkChild } from './lib-b-ipc.js';
 
 /** Subscriptions per WebSocket (the gateway allows 100 operations on one). */
@@ -69,38 +52,6 @@ const cpuMicros = (a: NodeJS.CpuUsage, b: NodeJS.CpuUsage) =>
   b.user - a.user + (b.system - a.system);
 
 // --- processes -------------------------------------------------------------------------------
-
-interface EmulatorProcess {
-  readonly url: string;
-  close(): Promise<void>;
-}
-
-/** Forks the emulator benchmark's `emulator-process.ts` (its own protocol: `{ url }`, `'close'`). */
-async function startEmulatorProcess(options: object): Promise<EmulatorProcess> {
-  const child = fork(
-    fileURLToPath(new URL('./emulator-process.ts', import.meta.url)),
-    [JSON.stringify(options)],
-    { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
-  );
-  child.stdout?.pipe(process.stderr);
-  const exited = once(child, 'exit');
-  const [message] = (await Promise.race([
-    once(child, 'message'),
-    exited.then(([code]) => {
-      throw new Error(`the emulator process exited (${String(code)}) before it listened`);
-    }),
-  ])) as [{ url: string }];
-  return {
-    url: message.url,
-    async close() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      if (child.connected) child.send('close');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
 
 interface Memory {
   readonly rss: number;
@@ -334,10 +285,10 @@ export async function run(): Promise<Section> {
   const tmp = await mkdtemp(join(os.tmpdir(), 'wan-video-fanout-'));
   const closers: (() => Promise<void>)[] = [];
   try {
-    const emulator = await startEmulatorProcess({
-      timeScale: TIME_SCALE,
-      storageDir: join(tmp, 'emulator'),
-    });
+    const emulator = await startEmulatorProcess(
+      { timeScale: TIME_SCALE, storageDir: join(tmp, 'emulator') },
+      (chunk) => process.stderr.write(chunk),
+    );
     closers.push(() => emulator.close());
     const gateway: ChildHandle<string> = await forkChild<string>(
       './lib-b-gateway-process.ts',

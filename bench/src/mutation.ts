@@ -32,6 +32,7 @@ import {
   type LoadResult,
   load,
   percentile,
+  printSection,
   type Section,
   startEmulatorProcess,
   startGatewayProcess,
@@ -330,15 +331,7 @@ Load average (1 min) at the start: ${loadAtStart.toFixed(2)}. Run time: ${((perf
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const section = await run();
-  console.log(`## ${section.title}\n\n${section.markdown}`);
-  console.log(
-    table(
-      ['target', 'goal', 'measured', 'met'],
-      section.targets.map((t) => [t.name, t.target, t.measured, t.met ? 'met' : '**missed**']),
-      4,
-    ),
-  );
+  printSection(await run());
 }
 
 /** Why the targets miss, from the profile taken while building this benchmark (see RESULTS.md). */
