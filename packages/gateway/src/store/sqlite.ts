@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ResolvedVideoInput, TaskSnapshot, VideoAsset } from '@wan-video/core';
-import Database from 'better-sqlite3';
+import Database from 'libsql';
 import type { NewTask, StoredStatus, TaskPage, TaskRecord, TaskStore } from './types.js';
 
 interface Row {
@@ -54,6 +54,13 @@ CREATE INDEX IF NOT EXISTS tasks_owner_unfinished ON tasks (owner) WHERE status 
 CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status);
 `;
 
+/** A prepared statement, typed by its parameters and row. */
+interface Statement<P extends unknown[], R> {
+  run(...params: P): { changes: number };
+  get(...params: P): R | undefined;
+  all(...params: P): R[];
+}
+
 const TERMINAL = "('SUCCEEDED', 'FAILED')";
 
 function toRecord(row: Row): TaskRecord {
@@ -84,10 +91,10 @@ function toRecord(row: Row): TaskRecord {
  * (even by SIGKILL) is there after it.
  */
 export class SqliteTaskStore implements TaskStore {
-  readonly #db: Database.Database;
-  readonly #get: Database.Statement<[string], Row>;
+  readonly #db: InstanceType<typeof Database>;
+  readonly #get: Statement<[string], Row>;
   /** Statements are prepared once and reused: preparing is most of a small query's cost. */
-  readonly #statements = new Map<string, Database.Statement>();
+  readonly #statements = new Map<string, ReturnType<InstanceType<typeof Database>['prepare']>>();
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -234,13 +241,13 @@ export class SqliteTaskStore implements TaskStore {
     this.#db.close();
   }
 
-  #prepare<P extends unknown[], R>(sql: string): Database.Statement<P, R> {
+  #prepare<P extends unknown[], R>(sql: string): Statement<P, R> {
     let statement = this.#statements.get(sql);
     if (!statement) {
       statement = this.#db.prepare(sql);
       this.#statements.set(sql, statement);
     }
-    return statement as unknown as Database.Statement<P, R>;
+    return statement as unknown as Statement<P, R>;
   }
 
   #must(id: string): TaskRecord {
