@@ -1,32 +1,34 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { sep } from 'node:path';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { type FetchLike, NovitaClient, type PollPolicy, TASK_RESULT_PATH } from '@wan-video/core';
-import { type Emulator, type EmulatorOptions, startEmulator } from '@wan-video/emulator';
-import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
+import { type PollPolicy, TASK_RESULT_PATH } from '@wan-video/core';
+import type { Emulator, EmulatorOptions } from '@wan-video/emulator';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import type { DestinationStream } from 'pino';
-import send from 'send';
-import { WebSocketServer } from 'ws';
-import type { Caller, GatewayContext, GatewayInfo } from './builder.js';
+import { createAuth } from './auth.js';
+import type { GatewayContext, GatewayInfo } from './builder.js';
 import type { GatewayConfig } from './config.js';
-import { gatewayError } from './errors.js';
-import { TaskEvents } from './events.js';
+import {
+  useHealth,
+  useMetricsRoute,
+  useNovitaWebhook,
+  usePlayground,
+  useReadiness,
+} from './http/routes.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { createParts, type GatewayDeps, type Parts } from './parts.js';
 import { schema } from './schema/index.js';
-import { sha256, VideoService } from './service.js';
-import { SqliteTaskStore } from './store/sqlite.js';
-import type { TaskStore } from './store/types.js';
-import { TaskTracker } from './tracker.js';
+import { VideoService } from './service.js';
+import { attachWebSockets } from './websocket.js';
+
+export type { GatewayDeps } from './parts.js';
 
 export interface GatewayOptions {
   /** Where JSON logs go (stdout by default). */
   logDestination?: DestinationStream;
-  /** How the tracker paces upstream reads (core's defaults otherwise). */
+  /** How tracking paces upstream reads (core's defaults otherwise). */
   pollPolicy?: Omit<PollPolicy, 'signal' | 'deadline' | 'initial' | 'onError'>;
   /**
    * In webhook mode, how long to wait for a task's webhook before polling it anyway.
@@ -58,347 +60,230 @@ export interface Gateway {
   readonly emulator: Emulator | undefined;
   readonly logger: Logger;
   start(): Promise<void>;
-  /** Stops accepting, closes sockets with 1001, stops trackers (tasks resume at next start), flushes the store. */
+  /**
+   * Stops accepting, closes WebSockets with 1012 (clients reconnect, to another replica or after
+   * the restart), lets creates in flight record their upstream id, hands tracking back (tasks
+   * resume on another replica or at the next start), closes the parts.
+   */
   stop(): Promise<void>;
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
-const EMULATOR_KEY = 'wan-video-embedded-emulator';
-/** Subscriptions (and other operations) one WebSocket may have open at once. */
-const MAX_OPERATIONS_PER_SOCKET = 100;
+/**
+ * With a shared store, a task still CREATING after this long was left by a replica that died
+ * mid-create (a create's own timeout and retries end well before).
+ */
+const STALE_CREATING_MS = 10 * 60_000;
 
-/** Creates the gateway: one process serving GraphQL over HTTP, SSE and WebSocket. */
-export function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Gateway {
-  const secrets = [config.novitaApiKey ?? '', ...config.gatewayApiKeys];
+/**
+ * Creates the gateway: one process serving GraphQL over HTTP, SSE and WebSocket. Its parts
+ * (store, events, tracking, limits) come from `createParts`, chosen by the configuration;
+ * `deps` replaces any of them.
+ */
+export function createGateway(
+  config: GatewayConfig,
+  options: GatewayOptions = {},
+  deps: GatewayDeps = {},
+): Gateway {
   const logger = createLogger({
     level: config.logLevel,
-    secrets,
+    secrets: [config.novitaApiKey ?? '', ...config.gatewayApiKeys, ...urlSecrets(config)],
     ...(options.logDestination ? { destination: options.logDestination } : {}),
   });
   const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
+  const auth = createAuth(config.gatewayApiKeys);
   let state:
     | {
-        server: Server;
-        wss: WebSocketServer;
-        store: TaskStore;
-        tracker: TaskTracker;
+        parts: Parts;
         service: VideoService;
-        requests: RequestCounter;
-        emulator: Emulator | undefined;
+        stopServer: () => Promise<void>;
         url: string;
-        upstreamUrl: string;
       }
     | undefined;
-
-  const callers = new Map(
-    config.gatewayApiKeys.map((key) => [sha256(key), { id: `client_${sha256(key).slice(0, 16)}` }]),
-  );
-  const authRequired = callers.size > 0;
-
-  /** The caller an `Authorization: Bearer <key>` value stands for; throws UNAUTHENTICATED. */
-  function callerFor(authorization: unknown): Caller {
-    if (!authRequired) return { id: 'anonymous' };
-    const match =
-      typeof authorization === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;
-    const caller = match?.[1] ? callers.get(sha256(match[1])) : undefined;
-    if (!caller) {
-      throw gatewayError(
-        'UNAUTHENTICATED',
-        'Send a valid API key: Authorization: Bearer <key> (connectionParams.authorization over WebSocket).',
-      );
-    }
-    return caller;
-  }
+  let accepting = false;
 
   async function start(): Promise<void> {
     if (state) throw new Error('the gateway is already started');
-    let emulator: Emulator | undefined;
-    let upstreamUrl = config.novitaBaseUrl;
-    let apiKey = config.novitaApiKey;
-    if (!apiKey) {
-      emulator = await startEmulator({
-        port: 0,
-        host: '127.0.0.1',
-        timeScale: config.emulatorTimeScale,
-        ...options.emulator,
-      });
-      upstreamUrl = emulator.url;
-      apiKey = EMULATOR_KEY;
-      logger.warn(
-        { emulator: emulator.url, timeScale: config.emulatorTimeScale },
-        'NOVITA_API_KEY is not set: running the embedded emulator. Videos are procedural, not Wan output.',
-      );
-    }
-
-    const store = new SqliteTaskStore(config.databasePath);
-    const metrics = createMetrics(() => store.countByStatus());
-    const events = new TaskEvents();
-    const client = new NovitaClient({
-      apiKey,
-      baseUrl: upstreamUrl,
-      fetch: countingFetch(metrics),
+    let store: Parts['store'] | undefined;
+    const metrics: Metrics = createMetrics(async () => {
+      if (!store) throw new Error('not started');
+      return store.countByStatus();
     });
-    const tracker = new TaskTracker({
-      store,
-      reader: client,
-      events,
-      logger,
-      ...(options.pollPolicy ? { pollPolicy: options.pollPolicy } : {}),
-      ...(options.webhookFallbackMs === undefined
-        ? {}
-        : { webhookFallbackMs: options.webhookFallbackMs }),
-    });
-    const service = new VideoService({
-      store,
-      client,
-      tracker,
-      events,
-      logger,
-      publicUrl: config.publicUrl,
-      taskDeadlineMs: config.taskDeadlineMs,
-      maxInFlightTasks: config.maxInFlightTasks,
-      mutationsPerMinute: config.mutationsPerMinute,
-    });
-    const info: GatewayInfo = {
-      emulated: emulator !== undefined,
-      authRequired,
-      webhooks: config.publicUrl !== undefined,
-      maxInFlightTasks: config.maxInFlightTasks,
-      mutationsPerMinute: config.mutationsPerMinute,
-    };
-
-    const yoga = createYoga<{ connectionParams?: Record<string, unknown> }, GatewayContext>({
-      schema,
-      graphqlEndpoint: '/graphql',
-      landingPage: false,
-      graphiql: { title: 'wan-video gateway', defaultQuery: EXAMPLE_OPERATIONS },
-      // GraphiQL's assets are served from here, not a CDN: it works offline and behind firewalls.
-      renderGraphiQL,
-      logging: {
-        debug: (...args) => logger.debug({ yoga: args }, 'yoga'),
-        info: (...args) => logger.info({ yoga: args }, 'yoga'),
-        warn: (...args) => logger.warn({ yoga: args }, 'yoga'),
-        error: (...args) => logger.error({ yoga: args }, 'yoga'),
-      },
-      plugins: [
-        EnvelopArmorPlugin({
-          maxDepth: { n: 8 },
-          maxAliases: { n: 15 },
-          maxDirectives: { n: 20 },
-          maxTokens: { n: 2000 },
-          costLimit: { maxCost: 5000 },
-          blockFieldSuggestion: { enabled: false },
-        }),
-      ],
-      context: (initial: YogaInitialContext & { connectionParams?: Record<string, unknown> }) => {
-        const authorization = initial.connectionParams
-          ? initial.connectionParams.authorization
-          : initial.request.headers.get('authorization');
-        return { caller: callerFor(authorization), service, events, metrics, info };
-      },
-    });
-
-    const probe = upstreamProbe(upstreamUrl, apiKey);
-    const requests = new RequestCounter();
-    const server = createServer((req, res) => {
-      // Long-lived SSE streams are not "in flight": shutdown does not wait for them.
-      if (!String(req.headers.accept ?? '').includes('text/event-stream')) requests.track(res);
-      route(req, res).catch((error: unknown) => {
-        logger.error(
-          { err: error, path: new URL(req.url ?? '/', 'http://gateway.invalid').pathname },
-          'request failed',
-        );
-        if (!res.headersSent) json(res, 500, { error: 'Unexpected error.' });
-        else res.destroy();
-      });
-    });
-    // A hard cap on open sockets, HTTP and WebSocket together: past it new connections are dropped.
-    server.maxConnections = config.maxConnections;
-
-    async function route(req: IncomingMessage, res: ServerResponse) {
-      const url = new URL(req.url ?? '/', 'http://gateway.invalid');
-      const length = Number(req.headers['content-length'] ?? 0);
-      if (length > maxBodyBytes) {
-        return json(res, 413, { error: `The request body is over ${maxBodyBytes} bytes.` });
-      }
-      if (req.method === 'POST' && req.headers['content-length'] === undefined) {
-        return json(res, 411, { error: 'Send a Content-Length header.' });
-      }
-      if (url.pathname === '/healthz') return json(res, 200, { status: 'ok' });
-      if (url.pathname === '/readyz') {
-        const checks = { store: 'ok', upstream: 'ok' } as Record<string, string>;
-        try {
-          store.ping();
-        } catch (error) {
-          checks.store = error instanceof Error ? error.message : 'unavailable';
-        }
-        const upstream = await probe();
-        if (upstream !== true) checks.upstream = upstream;
-        const ready = checks.store === 'ok' && checks.upstream === 'ok' && state !== undefined;
-        return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
-      }
-      if (url.pathname === '/metrics') {
-        res.writeHead(200, { 'content-type': metrics.registry.contentType });
-        return res.end(await metrics.registry.metrics());
-      }
-      const hook = /^\/webhooks\/novita\/([0-9a-f-]{36})$/.exec(url.pathname);
-      if (hook?.[1] && req.method === 'POST') {
-        // Answer at once; the body is never trusted: a valid secret only triggers a confirming read.
-        req.resume();
-        const accepted = service.webhook(hook[1], url.searchParams.get('secret') ?? '');
-        logger.info({ taskId: hook[1], accepted }, 'webhook received');
-        return json(
-          res,
-          accepted ? 202 : 404,
-          accepted ? { status: 'accepted' } : { error: 'Unknown task or secret.' },
-        );
-      }
-      if (url.pathname.startsWith('/graphql')) return yoga(req, res);
-      if (config.playgroundDir && (req.method === 'GET' || req.method === 'HEAD')) {
-        return servePlayground(req, res, config.playgroundDir, url.pathname);
-      }
-      if (url.pathname === '/') {
-        res.writeHead(302, { location: '/graphql' });
-        return res.end();
-      }
-      return yoga(req, res);
-    }
-
-    const wss = new WebSocketServer({
-      noServer: true,
-      maxPayload: options.maxMessageBytes ?? 64 * 1024,
-    });
-    server.on('upgrade', (req, socket: Socket, head) => {
-      const path = new URL(req.url ?? '/', 'http://gateway.invalid').pathname;
-      if (path !== '/graphql' || !state) {
-        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
-        return;
-      }
-      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
-    });
-    wss.on('connection', (ws) => {
-      metrics.webSockets.inc();
-      ws.once('close', () => metrics.webSockets.dec());
-    });
-    useServer(
+    const parts = await createParts(
+      config,
       {
-        onConnect: (ctx) => {
-          try {
-            callerFor(ctx.connectionParams?.authorization);
-            return true;
-          } catch {
-            return false;
-          }
+        logger,
+        metrics,
+        ...(options.pollPolicy ? { pollPolicy: options.pollPolicy } : {}),
+        ...(options.webhookFallbackMs === undefined
+          ? {}
+          : { webhookFallbackMs: options.webhookFallbackMs }),
+        ...(options.emulator ? { emulator: options.emulator } : {}),
+      },
+      deps,
+    );
+    store = parts.store;
+    try {
+      const service = new VideoService({
+        store: parts.store,
+        client: parts.client,
+        tracking: parts.tracking,
+        writer: parts.writer,
+        limits: parts.limits,
+        logger,
+        publicUrl: config.publicUrl,
+        taskDeadlineMs: config.taskDeadlineMs,
+        maxInFlightTasks: config.maxInFlightTasks,
+      });
+      const info: GatewayInfo = {
+        emulated: parts.emulator !== undefined,
+        authRequired: auth.required,
+        webhooks: config.publicUrl !== undefined,
+        maxInFlightTasks: config.maxInFlightTasks,
+        mutationsPerMinute: config.mutationsPerMinute,
+      };
+      const probe = upstreamProbe(parts.upstreamUrl, parts.upstreamKey);
+      const yoga = createYoga<{ connectionParams?: Record<string, unknown> }, GatewayContext>({
+        schema,
+        graphqlEndpoint: '/graphql',
+        landingPage: false,
+        graphiql: { title: 'wan-video gateway', defaultQuery: EXAMPLE_OPERATIONS },
+        // GraphiQL's assets are served from here, not a CDN: it works offline and behind firewalls.
+        renderGraphiQL,
+        logging: {
+          debug: (...args) => logger.debug({ yoga: args }, 'yoga'),
+          info: (...args) => logger.info({ yoga: args }, 'yoga'),
+          warn: (...args) => logger.warn({ yoga: args }, 'yoga'),
+          error: (...args) => logger.error({ yoga: args }, 'yoga'),
         },
-        execute: (args) => (args.rootValue as Enveloped).execute(args),
-        subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
-        onSubscribe: async (ctx, id, payload) => {
-          const open = (ctx.extra as { operations?: Set<string> }).operations ?? new Set<string>();
-          (ctx.extra as { operations?: Set<string> }).operations = open;
-          if (open.size >= MAX_OPERATIONS_PER_SOCKET) {
-            return [
-              new GraphQLError(
-                `At most ${MAX_OPERATIONS_PER_SOCKET} operations at once on one connection.`,
-                {
-                  extensions: { code: 'RATE_LIMITED', limit: 'operations_per_connection' },
-                },
-              ),
-            ];
-          }
-          const enveloped = yoga.getEnveloped({
-            ...ctx,
-            req: ctx.extra.request,
-            socket: ctx.extra.socket,
-            params: payload,
-            connectionParams: ctx.connectionParams ?? {},
-          });
-          let document: DocumentNode;
-          try {
-            document = enveloped.parse(payload.query);
-            const errors = enveloped.validate(enveloped.schema, document);
-            if (errors.length > 0) return errors;
-          } catch (error) {
-            // The parser and graphql-armor's rules throw: an error for this operation, not for the
-            // socket (graphql-ws closes the whole connection with 4500 on anything thrown here).
-            if (error instanceof GraphQLError) return [error];
-            throw error;
-          }
-          const args: ExecutionArgs = {
-            schema: enveloped.schema,
-            operationName: payload.operationName ?? null,
-            document,
-            variableValues: payload.variables ?? null,
-            contextValue: await enveloped.contextFactory(),
-            rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+        plugins: [
+          useHealth(),
+          useReadiness(
+            {
+              store: async () => {
+                await parts.store.ping();
+                return true as const;
+              },
+              events: () => parts.events.ready(),
+              tracking: () => parts.tracking.ready(),
+              upstream: probe,
+            },
+            () => accepting,
+          ),
+          useMetricsRoute(metrics),
+          useNovitaWebhook(service, logger),
+          usePlayground(config.playgroundDir),
+          EnvelopArmorPlugin({
+            maxDepth: { n: 8 },
+            maxAliases: { n: 15 },
+            maxDirectives: { n: 20 },
+            maxTokens: { n: 2000 },
+            costLimit: { maxCost: 5000 },
+            blockFieldSuggestion: { enabled: false },
+          }),
+        ],
+        context: (initial: YogaInitialContext & { connectionParams?: Record<string, unknown> }) => {
+          const authorization = initial.connectionParams
+            ? initial.connectionParams.authorization
+            : initial.request.headers.get('authorization');
+          return {
+            caller: auth.callerFor(authorization),
+            service,
+            events: parts.events,
+            metrics,
+            info,
           };
-          open.add(id);
-          return args;
         },
-        onComplete: (ctx, id) => {
-          (ctx.extra as { operations?: Set<string> }).operations?.delete(id);
-        },
-        onError: (ctx, id) => {
-          (ctx.extra as { operations?: Set<string> }).operations?.delete(id);
-        },
-      },
-      wss,
-    );
-
-    let host = config.host;
-    if (!authRequired && !LOOPBACK.test(host)) {
-      logger.warn(
-        { requested: host },
-        'GATEWAY_API_KEYS is not set: binding to 127.0.0.1 only. Set keys to listen on other addresses.',
-      );
-      host = '127.0.0.1';
-    }
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.port, host, () => {
-        server.off('error', reject);
-        resolve();
       });
-    });
-    const address = server.address() as AddressInfo;
-    const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    const url = `http://${shown}:${address.port}`;
-    state = { server, wss, store, tracker, service, requests, emulator, url, upstreamUrl };
 
-    const resumed = service.resume();
-    logger.info(
-      {
-        graphql: `${url}/graphql`,
-        playground: config.playgroundDir ? `${url}/` : 'not served (PLAYGROUND_DIR unset)',
-        upstream: emulator ? 'embedded emulator' : upstreamUrl,
-        auth: authRequired ? `${callers.size} client key(s)` : 'off (loopback only)',
-        webhooks: config.publicUrl ? `${config.publicUrl}/webhooks/novita` : 'off (polling)',
-        ...resumed,
-      },
-      'wan-video gateway listening',
-    );
+      const requests = new RequestCounter();
+      const server = createServer((req, res) => {
+        // Long-lived SSE streams are not "in flight": shutdown does not wait for them.
+        if (!String(req.headers.accept ?? '').includes('text/event-stream')) requests.track(res);
+        const length = Number(req.headers['content-length'] ?? 0);
+        if (length > maxBodyBytes) {
+          return json(res, 413, { error: `The request body is over ${maxBodyBytes} bytes.` });
+        }
+        if (req.method === 'POST' && req.headers['content-length'] === undefined) {
+          return json(res, 411, { error: 'Send a Content-Length header.' });
+        }
+        void yoga(req, res);
+      });
+      // A hard cap on open sockets, HTTP and WebSocket together: past it new connections are dropped.
+      server.maxConnections = config.maxConnections;
+      const sockets = attachWebSockets({
+        server,
+        yoga,
+        auth,
+        metrics,
+        maxMessageBytes: options.maxMessageBytes ?? 64 * 1024,
+        accepting: () => accepting,
+      });
+
+      let host = config.host;
+      if (!auth.required && !LOOPBACK.test(host)) {
+        logger.warn(
+          { requested: host },
+          'GATEWAY_API_KEYS is not set: binding to 127.0.0.1 only. Set keys to listen on other addresses.',
+        );
+        host = '127.0.0.1';
+      }
+      await parts.tracking.start();
+      const resumed = await service.resume(parts.shared ? STALE_CREATING_MS : 0);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      accepting = true;
+      const address = server.address() as AddressInfo;
+      const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      const url = `http://${shown}:${address.port}`;
+
+      const stopServer = async () => {
+        // No new connections; no new creates (they get UPSTREAM_UNAVAILABLE with a retry hint).
+        accepting = false;
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // Sockets first: their clients reconnect to another replica while this one drains.
+        const socketsClosed = sockets.closeAll(2000);
+        // A create in flight may already be paid for upstream: let it record its upstream id...
+        await service.close();
+        // ...and let answers in flight reach their clients (SSE streams are not waited for).
+        await requests.idle(5000);
+        await parts.tracking.stop();
+        server.closeIdleConnections();
+        // Open SSE streams end here; clients reconnect to another instance or after the restart.
+        server.closeAllConnections();
+        await socketsClosed;
+        await closed;
+      };
+      state = { parts, service, stopServer, url };
+      logger.info(
+        {
+          graphql: `${url}/graphql`,
+          playground: config.playgroundDir ? `${url}/` : 'not served (PLAYGROUND_DIR unset)',
+          upstream: parts.emulator ? 'embedded emulator' : parts.upstreamUrl,
+          auth: auth.required ? `${auth.keys} client key(s)` : 'off (loopback only)',
+          webhooks: config.publicUrl ? `${config.publicUrl}/webhooks/novita` : 'off (polling)',
+          ...parts.mode,
+          ...resumed,
+        },
+        'wan-video gateway listening',
+      );
+    } catch (error) {
+      await parts.close();
+      throw error;
+    }
   }
 
   async function stop(): Promise<void> {
     const current = state;
     if (!current) return;
     state = undefined;
-    // No new connections; no new creates (they get UPSTREAM_UNAVAILABLE with a retry hint).
-    const closed = new Promise<void>((resolve) => current.server.close(() => resolve()));
-    for (const ws of current.wss.clients) ws.close(1001, 'The gateway is shutting down');
-    // A create in flight may already be paid for upstream: let it record its upstream id...
-    await current.service.close();
-    // ...and let answers in flight reach their clients (SSE streams are not waited for).
-    await current.requests.idle(5000);
-    await current.tracker.stop();
-    current.server.closeIdleConnections();
-    // Open SSE streams end here; clients reconnect to another instance or after the restart.
-    current.server.closeAllConnections();
-    // A peer that does not answer the close handshake is cut off.
-    for (const ws of current.wss.clients) ws.terminate();
-    await closed;
-    current.wss.close();
-    current.store.close();
-    await current.emulator?.close();
+    await current.stopServer();
+    await current.parts.close();
     logger.info('wan-video gateway stopped');
     logger.flush();
   }
@@ -418,10 +303,10 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       return `${need().url.replace(/^http/, 'ws')}/graphql`;
     },
     get upstreamUrl() {
-      return need().upstreamUrl;
+      return need().parts.upstreamUrl;
     },
     get emulator() {
-      return state?.emulator;
+      return state?.parts.emulator;
     },
     logger,
     start,
@@ -429,66 +314,18 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   };
 }
 
-type OperationResult = ReturnType<NonNullable<Parameters<typeof useServer>[0]['execute']>>;
-
-/** What `onSubscribe` puts in `rootValue`: yoga's enveloped execute and subscribe. */
-interface Enveloped {
-  execute: (args: ExecutionArgs) => OperationResult;
-  subscribe: (args: ExecutionArgs) => OperationResult;
-}
-
-/**
- * The built playground: its files, and `index.html` for any other path (the app routes itself).
- * Hashed assets are cached for a year; `index.html` is always revalidated.
- */
-function servePlayground(
-  req: IncomingMessage,
-  res: ServerResponse,
-  root: string,
-  path: string,
-): Promise<void> {
-  return new Promise((resolve) => {
-    const isAsset = /\.[a-z0-9]+$/i.test(path);
-    const stream = send(req, isAsset ? path : '/index.html', {
-      root,
-      index: false,
-      dotfiles: 'deny',
-    });
-    stream.on('headers', (response: ServerResponse, file: string) => {
-      const immutable = file.includes(`${sep}assets${sep}`);
-      response.setHeader(
-        'cache-control',
-        immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
-      );
-    });
-    stream.on('error', (error: { status?: number }) => {
-      json(res, error.status ?? 404, { error: 'Not found.' });
-      resolve();
-    });
-    stream.on('end', () => resolve());
-    res.once('close', () => resolve());
-    stream.pipe(res);
-  });
+/** Passwords in the database and Redis URLs: redacted from every log line like the keys. */
+function urlSecrets(config: GatewayConfig): string[] {
+  return [config.databaseUrl, config.redisUrl]
+    .map((value) =>
+      value && URL.canParse(value) ? decodeURIComponent(new URL(value).password) : '',
+    )
+    .filter(Boolean);
 }
 
 function json(res: ServerResponse, status: number, body: unknown) {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
-}
-
-/** Counts upstream requests by route and answer status for /metrics. */
-function countingFetch(metrics: Metrics): FetchLike {
-  return async (input, init) => {
-    const route = input.includes(TASK_RESULT_PATH) ? 'result' : 'create';
-    try {
-      const response = await fetch(input, init);
-      metrics.upstreamRequests.inc({ route, status: String(response.status) });
-      return response;
-    } catch (error) {
-      metrics.upstreamRequests.inc({ route, status: 'error' });
-      throw error;
-    }
-  };
 }
 
 /** Whether the upstream answers at all (any HTTP status below 500), checked at most every 5 s. */

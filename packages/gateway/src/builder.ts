@@ -1,5 +1,5 @@
 import SchemaBuilder from '@pothos/core';
-import type { TaskEvents } from './events.js';
+import type { TaskEvents } from './events/types.js';
 import type { Metrics } from './metrics.js';
 import type { VideoService } from './service.js';
 

@@ -62,6 +62,27 @@ const environmentSchema = z.object({
   MUTATIONS_PER_MINUTE: int('MUTATIONS_PER_MINUTE', 1, 100_000).default(30),
   MAX_CONNECTIONS: int('MAX_CONNECTIONS', 1, 1_000_000).default(25_000),
   PLAYGROUND_DIR: z.string().trim().optional(),
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .refine(
+      (value) => /^postgres(ql)?:\/\/\S+$/.test(value) && URL.canParse(value),
+      'DATABASE_URL must be a postgres:// URL',
+    )
+    .optional(),
+  REDIS_URL: z
+    .string()
+    .trim()
+    .refine(
+      (value) => /^rediss?:\/\/\S*$/.test(value) && URL.canParse(value),
+      'REDIS_URL must be a redis:// or rediss:// URL',
+    )
+    .optional(),
+  REDIS_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'REDIS_PREFIX must be 1 to 64 letters, digits or : _ . -')
+    .default('wan-video'),
 });
 
 export interface GatewayConfig {
@@ -83,6 +104,12 @@ export interface GatewayConfig {
   readonly maxConnections: number;
   /** The built playground to serve at `/`; unset: `/` redirects to GraphiQL. */
   readonly playgroundDir: string | undefined;
+  /** Postgres for tasks (shared by replicas); unset: the SQLite file at `databasePath`. */
+  readonly databaseUrl: string | undefined;
+  /** Redis for events, tracking (BullMQ) and limits shared by replicas; needs `databaseUrl`. */
+  readonly redisUrl: string | undefined;
+  /** What every Redis key and channel of this deployment starts with. */
+  readonly redisPrefix: string;
 }
 
 export class ConfigError extends Error {
@@ -104,6 +131,11 @@ export function readConfig(env: Readonly<Record<string, string | undefined>>): G
     throw new ConfigError(parsed.error.issues.map((issue) => issue.message));
   }
   const e = parsed.data;
+  if (e.REDIS_URL && !e.DATABASE_URL) {
+    throw new ConfigError([
+      'REDIS_URL needs DATABASE_URL: with several replicas, tasks live in Postgres (set DATABASE_URL=postgres://…)',
+    ]);
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -119,5 +151,8 @@ export function readConfig(env: Readonly<Record<string, string | undefined>>): G
     mutationsPerMinute: e.MUTATIONS_PER_MINUTE,
     maxConnections: e.MAX_CONNECTIONS,
     playgroundDir: e.PLAYGROUND_DIR || undefined,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
   };
 }

@@ -1,7 +1,17 @@
-export { createGateway, type Gateway, type GatewayOptions } from './app.js';
+export { createGateway, type Gateway, type GatewayDeps, type GatewayOptions } from './app.js';
 export type { Caller, GatewayContext, GatewayInfo } from './builder.js';
 export { ConfigError, type GatewayConfig, readConfig } from './config.js';
 export { ERROR_CODES, type ErrorCode } from './errors.js';
+export type { TaskEvent, TaskEventStream, TaskEvents } from './events/types.js';
+export type { Limits } from './limits/types.js';
 export { printedSchema, schema } from './schema/index.js';
 export { SqliteTaskStore } from './store/sqlite.js';
-export type { NewTask, StoredStatus, TaskPage, TaskRecord, TaskStore } from './store/types.js';
+export type {
+  InsertResult,
+  NewTask,
+  StoredStatus,
+  TaskPage,
+  TaskRecord,
+  TaskStore,
+} from './store/types.js';
+export type { Tracking } from './tracking/types.js';

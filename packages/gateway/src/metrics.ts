@@ -2,7 +2,9 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { StoredStatus } from './store/types.js';
 
 /** The gateway's Prometheus metrics, in a registry of its own. */
-export function createMetrics(countByStatus: () => Readonly<Record<StoredStatus, number>>) {
+export function createMetrics(
+  countByStatus: () => Promise<Readonly<Record<StoredStatus, number>>>,
+) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'wan_gateway_' });
   const tasks = new Gauge({
@@ -10,8 +12,10 @@ export function createMetrics(countByStatus: () => Readonly<Record<StoredStatus,
     help: 'Tasks in the store, by status.',
     labelNames: ['status'] as const,
     registers: [registry],
-    collect() {
-      for (const [status, count] of Object.entries(countByStatus())) this.set({ status }, count);
+    async collect() {
+      for (const [status, count] of Object.entries(await countByStatus())) {
+        this.set({ status }, count);
+      }
     },
   });
   const upstreamRequests = new Counter({

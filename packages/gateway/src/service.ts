@@ -4,29 +4,28 @@ import {
   isValidationError,
   type NovitaClient,
   type ResolvedVideoInput,
-  reduceTask,
   safeParseVideoInput,
   toCreateTaskRequest,
   type UpstreamError,
 } from '@wan-video/core';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { badUserInput, gatewayError, notFound } from './errors.js';
-import type { TaskEvents } from './events.js';
+import type { Limits } from './limits/types.js';
 import type { Logger } from './logger.js';
 import type { TaskRecord, TaskStore } from './store/types.js';
-import { snapshotOf, type TaskTracker } from './tracker.js';
+import type { TaskWriter } from './task-writer.js';
+import type { Tracking } from './tracking/types.js';
 
 export interface ServiceOptions {
   readonly store: TaskStore;
   readonly client: NovitaClient;
-  readonly tracker: TaskTracker;
-  readonly events: TaskEvents;
+  readonly tracking: Tracking;
+  readonly writer: TaskWriter;
+  readonly limits: Limits;
   readonly logger: Logger;
   /** Where the upstream reaches this gateway; set: webhook mode. */
   readonly publicUrl: string | undefined;
   readonly taskDeadlineMs: number;
   readonly maxInFlightTasks: number;
-  readonly mutationsPerMinute: number;
 }
 
 /** Links that expire sooner than this are refreshed when a task is read. */
@@ -87,7 +86,6 @@ function upstreamFailure(error: UpstreamError) {
 /** The gateway's use cases, below GraphQL: create, read, list, webhooks. */
 export class VideoService {
   readonly #options: ServiceOptions;
-  readonly #rate: RateLimiterMemory;
   /** Creates in progress, by task id: a second request with the same key waits for the first. */
   readonly #creating = new Map<string, Promise<TaskRecord>>();
   /** Set once shutdown began: no new create may start. */
@@ -99,17 +97,16 @@ export class VideoService {
 
   constructor(options: ServiceOptions) {
     this.#options = options;
-    this.#rate = new RateLimiterMemory({ points: options.mutationsPerMinute, duration: 60 });
   }
 
   /** The task, when it exists and belongs to `owner`; anyone else's is NOT_FOUND. */
-  visible(owner: string, id: string): TaskRecord {
-    const record = this.#options.store.get(id);
+  async visible(owner: string, id: string): Promise<TaskRecord> {
+    const record = await this.#options.store.get(id);
     if (!record || record.owner !== owner) throw notFound(id);
     return record;
   }
 
-  list(owner: string, first: number, after: string | null | undefined) {
+  async list(owner: string, first: number, after: string | null | undefined) {
     if (!Number.isInteger(first) || first < 1 || first > 100) {
       throw badUserInput('first', [
         { path: [], rule: 'max', message: 'first must be between 1 and 100' },
@@ -141,6 +138,12 @@ export class VideoService {
         { path: [], rule: 'max_length', message: 'idempotencyKey must be 1 to 200 characters' },
       ]);
     }
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+    if (key !== null && /[\u0000-\u001f\u007f]/.test(key)) {
+      throw badUserInput('idempotencyKey', [
+        { path: [], rule: 'format', message: 'idempotencyKey must not hold control characters' },
+      ]);
+    }
     const { store, logger } = this.#options;
     const inputHash = hashInput(input);
 
@@ -148,17 +151,7 @@ export class VideoService {
       const replay = await this.#replay(owner, key, inputHash);
       if (replay) return replay;
     }
-    try {
-      await this.#rate.consume(owner);
-    } catch (rejection) {
-      if (!(rejection instanceof RateLimiterRes)) throw rejection;
-      const retryAfterSeconds = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
-      throw gatewayError(
-        'RATE_LIMITED',
-        `Too many videos requested: at most ${this.#options.mutationsPerMinute} a minute. Try again in ${retryAfterSeconds} s.`,
-        { retryAfterSeconds, limit: 'rate' },
-      );
-    }
+    await this.#options.limits.consumeMutation(owner);
 
     if (this.#closing) {
       throw gatewayError(
@@ -169,27 +162,31 @@ export class VideoService {
         },
       );
     }
-    // Counted just before the insert, with no await in between: concurrent requests cannot overshoot.
-    if (store.countInFlight(owner) >= this.#options.maxInFlightTasks) {
+    const now = Date.now();
+    const secret = this.#options.publicUrl ? randomBytes(24).toString('base64url') : null;
+    // The store checks the key and counts the owner's tasks in flight in the same atomic write:
+    // concurrent requests, on this replica or another, cannot overshoot or pay twice.
+    const inserted = await store.insert(
+      {
+        id: randomUUID(),
+        owner,
+        idempotencyKey: key,
+        inputHash,
+        input,
+        webhookSecretHash: secret === null ? null : sha256(secret),
+        createdAt: now,
+        deadlineAt: now + this.#options.taskDeadlineMs,
+      },
+      { maxInFlight: this.#options.maxInFlightTasks },
+    );
+    if (inserted.outcome === 'in_flight_limit') {
       throw gatewayError(
         'RATE_LIMITED',
         `You have ${this.#options.maxInFlightTasks} videos in progress, the most at once; wait for one to finish.`,
         { retryAfterSeconds: 5, limit: 'in_flight' },
       );
     }
-    const now = Date.now();
-    const secret = this.#options.publicUrl ? randomBytes(24).toString('base64url') : null;
-    const inserted = store.insert({
-      id: randomUUID(),
-      owner,
-      idempotencyKey: key,
-      inputHash,
-      input,
-      webhookSecretHash: secret === null ? null : sha256(secret),
-      createdAt: now,
-      deadlineAt: now + this.#options.taskDeadlineMs,
-    });
-    if (!inserted.created) {
+    if (inserted.outcome === 'exists') {
       // Another request with this key won the race: answer as a replay.
       const replay = await this.#replay(owner, key as string, inputHash);
       if (replay) return replay;
@@ -230,15 +227,12 @@ export class VideoService {
   }
 
   async #refresh(record: TaskRecord): Promise<TaskRecord> {
-    const { store, client, logger } = this.#options;
+    const { client, writer, logger } = this.#options;
     try {
       const snapshot = await client.getTaskResult(record.upstreamTaskId as string);
-      const current = store.get(record.id) ?? record;
-      const reduction = reduceTask(snapshotOf(current), snapshot);
-      if (reduction.outcome !== 'changed') return current;
-      const updated = store.applySnapshot(record.id, reduction.snapshot, Date.now());
-      this.#publish(updated);
-      logger.info({ taskId: record.id }, 'video links refreshed');
+      const updated = (await writer.apply(record.id, snapshot)) ?? record;
+      if (updated.version !== record.version)
+        logger.info({ taskId: record.id }, 'video links refreshed');
       return updated;
     } catch (error) {
       logger.warn({ err: error, taskId: record.id }, 'could not refresh expiring video links');
@@ -255,55 +249,60 @@ export class VideoService {
     while (this.#creating.size > 0) await Promise.allSettled([...this.#creating.values()]);
   }
 
-  /** A webhook arrived for a task: check its secret, then ask the tracker for a confirming read. */
-  webhook(taskId: string, secret: string): boolean {
-    const record = this.#options.store.get(taskId);
+  /** A webhook arrived for a task: check its secret, then ask tracking for a confirming read. */
+  async webhook(taskId: string, secret: string): Promise<boolean> {
+    const record = await this.#options.store.get(taskId);
     if (!record?.webhookSecretHash || !secret) return false;
     const expected = Buffer.from(record.webhookSecretHash, 'hex');
     const given = Buffer.from(sha256(secret), 'hex');
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return false;
     // A webhook can beat the tracker: before the create's answer (no upstream id yet), or in the
     // moment after a create or a restart. It must not be lost: it is the only one that comes.
-    if (!record.upstreamTaskId) {
-      this.#earlyPokes.add(taskId);
-    } else if (!this.#options.tracker.poke(taskId)) {
-      this.#options.tracker.track(record);
-      this.#options.tracker.poke(taskId);
-    }
+    if (!record.upstreamTaskId) this.#earlyPokes.add(taskId);
+    else await this.#options.tracking.poke(record);
     return true;
   }
 
   /**
-   * At start: resume every unfinished task. A task caught mid-create (the process died between
+   * At start: resume every unfinished task. A task caught mid-create (a process died between
    * writing it and hearing back from the upstream) cannot be checked, and creating it again
-   * could pay twice: it ends FAILED with a reason that says so.
+   * could pay twice: it ends FAILED with a reason that says so. With a store shared by several
+   * replicas, a task still CREATING may belong to a live replica's create in flight: only those
+   * older than `creatingOlderThanMs` (longer than any create can take) count as interrupted.
    */
-  resume(): { resumed: number; interrupted: number } {
-    const { store, tracker } = this.#options;
+  async resume(
+    creatingOlderThanMs = 0,
+  ): Promise<{ resumed: number; interrupted: number; creating: number }> {
+    const { store, tracking, writer } = this.#options;
     let resumed = 0;
     let interrupted = 0;
-    for (const record of store.unfinished()) {
+    let creating = 0;
+    const cutoff = Date.now() - creatingOlderThanMs;
+    for (const record of await store.unfinished()) {
       if (record.status === 'CREATING') {
-        this.#publish(
-          store.fail(
-            record.id,
-            'The gateway stopped while this task was being created; it was not sent again, so that no second video is paid for. Generate it again.',
-            Date.now(),
-          ),
+        if (creatingOlderThanMs > 0 && record.updatedAt > cutoff) {
+          creating++;
+          continue;
+        }
+        await writer.fail(
+          record.id,
+          'The gateway stopped while this task was being created; it was not sent again, so that no second video is paid for. Generate it again.',
         );
         interrupted++;
-      } else {
-        tracker.track(record);
+      } else if (record.webhookSecretHash !== null) {
         // Webhooks sent while the gateway was down are lost: read the task once at start.
-        if (record.webhookSecretHash !== null) tracker.poke(record.id);
+        await tracking.poke(record);
+        resumed++;
+      } else {
+        await tracking.track(record);
         resumed++;
       }
     }
-    return { resumed, interrupted };
+    return { resumed, interrupted, creating };
   }
 
   async #replay(owner: string, key: string, inputHash: string): Promise<TaskRecord | undefined> {
-    const existing = this.#options.store.findByIdempotencyKey(owner, key);
+    const existing = await this.#options.store.findByIdempotencyKey(owner, key);
     if (!existing) return undefined;
     if (existing.inputHash !== inputHash) {
       throw gatewayError(
@@ -314,7 +313,7 @@ export class VideoService {
     }
     const pending = this.#creating.get(existing.id);
     if (pending !== undefined) return pending;
-    return this.#options.store.get(existing.id) ?? existing;
+    return (await this.#options.store.get(existing.id)) ?? existing;
   }
 
   async #createUpstream(
@@ -322,7 +321,7 @@ export class VideoService {
     input: ResolvedVideoInput,
     secret: string | null,
   ): Promise<TaskRecord> {
-    const { store, client, tracker } = this.#options;
+    const { client, tracking, writer } = this.#options;
     const webhookUrl =
       secret === null
         ? undefined
@@ -334,30 +333,27 @@ export class VideoService {
       );
     } catch (error) {
       if (isValidationError(error)) {
-        this.#discard(task, 'The input was refused; nothing was created.');
+        await this.#discard(task, 'The input was refused; nothing was created.');
         throw badUserInput('input', error.issues);
       }
       if (!isUpstreamError(error)) {
-        this.#discard(task, 'The task could not be created.');
+        await this.#discard(task, 'The task could not be created.');
         throw error;
       }
       if (createdNothing(error)) {
-        this.#discard(task, `The upstream did not create this task: ${error.message}`);
+        await this.#discard(task, `The upstream did not create this task: ${error.message}`);
       } else {
         // The upstream may hold this task: keep it, FAILED, and never send it twice.
-        this.#publish(
-          store.fail(
-            task.id,
-            `The upstream did not confirm this task (${error.message}); it may or may not exist, and it was not sent again so that no second video is paid for.`,
-            Date.now(),
-          ),
+        await writer.fail(
+          task.id,
+          `The upstream did not confirm this task (${error.message}); it may or may not exist, and it was not sent again so that no second video is paid for.`,
         );
       }
       throw upstreamFailure(error);
     }
     let created: TaskRecord;
     try {
-      created = store.markCreated(task.id, upstreamTaskId, Date.now());
+      created = await writer.markCreated(task.id, upstreamTaskId);
     } catch (error) {
       // The upstream has this (paid) task but the store would not take it: say so loudly.
       this.#options.logger.error(
@@ -366,17 +362,16 @@ export class VideoService {
       );
       throw error;
     }
-    this.#publish(created);
-    tracker.track(created);
-    if (this.#earlyPokes.delete(task.id)) tracker.poke(task.id);
+    if (this.#earlyPokes.delete(task.id)) await tracking.poke(created);
+    else await tracking.track(created);
     return created;
   }
 
   /** Removes a task the upstream never created, ending any subscription to it with FAILED. */
-  #discard(task: TaskRecord, reason: string) {
-    this.#options.store.discard(task.id);
+  async #discard(task: TaskRecord, reason: string) {
+    await this.#options.store.discard(task.id);
     this.#earlyPokes.delete(task.id);
-    this.#publish({
+    this.#options.writer.publish({
       ...task,
       status: 'FAILED',
       failureReason: reason,
@@ -384,10 +379,6 @@ export class VideoService {
       completedAt: Date.now(),
       updatedAt: Date.now(),
     });
-  }
-
-  #publish(record: TaskRecord) {
-    this.#options.events.publish({ record, observedAt: performance.now() });
   }
 }
 

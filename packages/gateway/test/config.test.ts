@@ -29,6 +29,9 @@ describe('readConfig', () => {
       maxInFlightTasks: 10,
       mutationsPerMinute: 30,
       maxConnections: 25_000,
+      databaseUrl: undefined,
+      redisUrl: undefined,
+      redisPrefix: 'wan-video',
     });
   });
 
@@ -52,6 +55,9 @@ describe('readConfig', () => {
       MAX_IN_FLIGHT_TASKS: '3',
       MUTATIONS_PER_MINUTE: '7',
       MAX_CONNECTIONS: '100',
+      DATABASE_URL: 'postgres://wan@db.internal:5432/wan',
+      REDIS_URL: 'redis://cache.internal:6379/0',
+      REDIS_PREFIX: 'wan-prod',
     });
     expect(config).toEqual({
       port: 8080,
@@ -67,6 +73,9 @@ describe('readConfig', () => {
       maxInFlightTasks: 3,
       mutationsPerMinute: 7,
       maxConnections: 100,
+      databaseUrl: 'postgres://wan@db.internal:5432/wan',
+      redisUrl: 'redis://cache.internal:6379/0',
+      redisPrefix: 'wan-prod',
     });
   });
 
@@ -92,6 +101,10 @@ describe('bad values', () => {
     ['MAX_IN_FLIGHT_TASKS', { MAX_IN_FLIGHT_TASKS: '0' }],
     ['MUTATIONS_PER_MINUTE', { MUTATIONS_PER_MINUTE: '1.5' }],
     ['MAX_CONNECTIONS', { MAX_CONNECTIONS: 'many' }],
+    ['DATABASE_URL', { DATABASE_URL: 'mysql://db/wan' }],
+    ['REDIS_URL', { DATABASE_URL: 'postgres://db/wan', REDIS_URL: 'http://cache' }],
+    ['REDIS_PREFIX', { REDIS_PREFIX: 'has space' }],
+    ['DATABASE_URL', { REDIS_URL: 'redis://cache:6379' }],
   ];
 
   it.each(cases)('%s=%o is a ConfigError naming it, once', (name, env) => {
@@ -114,6 +127,11 @@ describe('bad values', () => {
       expect(error.problems.filter((problem) => problem.includes(name))).toHaveLength(1);
       expect(error.message).toContain(name);
     }
+  });
+
+  it('never echoes a database or Redis password back', () => {
+    const error = configError({ DATABASE_URL: 'mysql://u:pg-s3cr3t@db/wan', REDIS_URL: 'x' });
+    expect(error.message).not.toContain('pg-s3cr3t');
   });
 
   it('never echoes a bad client key back', () => {

@@ -61,12 +61,12 @@ async function createTask(seed: number) {
 }
 
 /** What the store holds for a task, read from the file while no gateway runs. */
-function stored(id: string) {
+async function stored(id: string) {
   const store = new SqliteTaskStore(env.DATABASE_PATH as string);
   try {
-    return store.get(id);
+    return await store.get(id);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -90,7 +90,7 @@ describe('a gateway process that dies or stops', () => {
     await first.done;
     expect(first.events.map((event) => event.status)).not.toContain('SUCCEEDED');
     // synchronous = FULL: what was written before the kill is on disk, upstream id included.
-    const record = stored(id);
+    const record = await stored(id);
     expect(record).toMatchObject({ upstreamTaskId, status: 'PROCESSING' });
 
     gateway = await startGatewayProcess(port, env);
@@ -122,7 +122,7 @@ describe('a gateway process that dies or stops', () => {
     await first.done;
     expect(first.events.map((event) => event.status)).not.toContain('SUCCEEDED');
     // Stopping changes no task: it is neither failed nor finished, only left to resume.
-    expect(stored(id)).toMatchObject({
+    expect(await stored(id)).toMatchObject({
       upstreamTaskId,
       status: 'PROCESSING',
       failureReason: null,

@@ -40,7 +40,10 @@ describe('health, readiness and metrics', () => {
   it('/readyz is 200 with every check ok', async () => {
     expect(await getJson(`${stack.gateway.url}/readyz`)).toEqual({
       status: 200,
-      body: { status: 'ready', checks: { store: 'ok', upstream: 'ok' } },
+      body: {
+        status: 'ready',
+        checks: { store: 'ok', events: 'ok', tracking: 'ok', upstream: 'ok' },
+      },
     });
   });
 
@@ -119,7 +122,10 @@ describe('readiness when the upstream goes away', () => {
     vi.setSystemTime(Date.now() + 5_001);
     expect(await getJson(`${gateway.url}/readyz`)).toEqual({
       status: 503,
-      body: { status: 'not ready', checks: { store: 'ok', upstream: 'upstream unreachable' } },
+      body: {
+        status: 'not ready',
+        checks: { store: 'ok', events: 'ok', tracking: 'ok', upstream: 'upstream unreachable' },
+      },
     });
     // The process itself still serves.
     expect((await getJson(`${gateway.url}/healthz`)).status).toBe(200);
@@ -134,7 +140,7 @@ describe('graceful stop', () => {
   });
   afterAll(() => stack?.stop());
 
-  it('closes open graphql-ws sockets with 1001, ends SSE streams, then refuses new requests', async () => {
+  it('closes open graphql-ws sockets with 1012 (service restart: clients reconnect), ends SSE streams, then refuses new requests', async () => {
     const { body } = await stack.gql(GENERATE, { input: smallInput({ seed: 402 }) });
     const id = body.data.generateVideo.id as string;
     await vi.waitFor(async () => {
@@ -160,9 +166,9 @@ describe('graceful stop', () => {
 
     await stack.gateway.stop();
 
-    expect(await closed).toBe(1001);
+    expect(await closed).toBe(1012);
     await sub.done;
-    expect(sub.errors).toEqual([expect.objectContaining({ code: 1001 })]);
+    expect(sub.errors).toEqual([expect.objectContaining({ code: 1012 })]);
     expect(await sseEnded).toBe('ended');
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
     const late = rawSocket(wsUrl);

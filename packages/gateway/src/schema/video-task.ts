@@ -6,14 +6,12 @@ import {
   type VideoAsset,
 } from '@wan-video/core';
 import { builder } from '../builder.js';
-import type { TaskEvent, TaskEvents } from '../events.js';
+import { gatewayError } from '../errors.js';
+import type { TaskEvent, TaskEventStream } from '../events/types.js';
 import { encodeCursor } from '../service.js';
 import type { TaskRecord } from '../store/types.js';
+import { isDone, preciseNow, publicStatus } from '../task.js';
 import { DateTime, Seed } from './scalars.js';
-
-const isTerminal = (status: TaskStatus) => status === 'SUCCEEDED' || status === 'FAILED';
-const publicStatus = (record: TaskRecord): TaskStatus =>
-  record.status === 'CREATING' ? 'QUEUED' : record.status;
 
 export const VideoTaskStatus = builder.enumType('VideoTaskStatus', {
   description: 'Where a video task is in its life. SUCCEEDED and FAILED are final.',
@@ -204,7 +202,7 @@ builder.subscriptionType({
       resolve: (event: TaskEvent, _args, ctx) => {
         // Only live changes count: the first snapshot is a read, not a push.
         if (event.observedAt >= 0)
-          ctx.metrics.pushLatency.observe((performance.now() - event.observedAt) / 1000);
+          ctx.metrics.pushLatency.observe(Math.max(0, preciseNow() - event.observedAt) / 1000);
         return event.record;
       },
     }),
@@ -216,6 +214,16 @@ builder.subscriptionType({
  * opened before the current state is read, so no change can fall between the two.
  */
 function watch(ctx: import('../builder.js').GatewayContext, id: string): AsyncGenerator<TaskEvent> {
+  const ready = ctx.events.ready();
+  if (ready !== true) {
+    // Without the event bus this replica would push nothing: refuse, so the client retries
+    // (on another replica, or here once the bus is back).
+    throw gatewayError(
+      'UPSTREAM_UNAVAILABLE',
+      'Live updates are unavailable on this server right now; subscribe again in a moment.',
+      { retryAfterSeconds: 2 },
+    );
+  }
   const stream = ctx.events.subscribe(id);
   const events = follow(ctx, id, stream);
   // A subscriber leaving (unsubscribe, socket closed, SSE aborted) calls `return`, which a
@@ -232,19 +240,19 @@ function watch(ctx: import('../builder.js').GatewayContext, id: string): AsyncGe
 async function* follow(
   ctx: import('../builder.js').GatewayContext,
   id: string,
-  stream: ReturnType<TaskEvents['subscribe']>,
+  stream: TaskEventStream,
 ): AsyncGenerator<TaskEvent> {
   ctx.metrics.liveSubscriptions.inc();
   try {
-    const record = ctx.service.visible(ctx.caller.id, id);
+    const record = await ctx.service.visible(ctx.caller.id, id);
     let version = record.version;
     yield { record, observedAt: -1 };
-    if (isTerminal(publicStatus(record))) return;
+    if (isDone(record)) return;
     for await (const event of stream) {
       if (event.record.version <= version) continue;
       version = event.record.version;
       yield event;
-      if (isTerminal(publicStatus(event.record))) return;
+      if (isDone(event.record)) return;
     }
   } finally {
     stream.close();

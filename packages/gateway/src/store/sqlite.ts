@@ -2,7 +2,14 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ResolvedVideoInput, TaskSnapshot, VideoAsset } from '@wan-video/core';
 import Database from 'libsql';
-import type { NewTask, StoredStatus, TaskPage, TaskRecord, TaskStore } from './types.js';
+import type {
+  InsertResult,
+  NewTask,
+  StoredStatus,
+  TaskPage,
+  TaskRecord,
+  TaskStore,
+} from './types.js';
 
 interface Row {
   id: string;
@@ -88,13 +95,15 @@ function toRecord(row: Row): TaskRecord {
 
 /**
  * The embedded store: one SQLite file in WAL mode, so a task written before the process dies
- * (even by SIGKILL) is there after it.
+ * (even by SIGKILL) is there after it. The driver is synchronous; the methods answer promises to
+ * fit the one `TaskStore` seam that Postgres also implements.
  */
 export class SqliteTaskStore implements TaskStore {
   readonly #db: InstanceType<typeof Database>;
   readonly #get: Statement<[string], Row>;
   /** Statements are prepared once and reused: preparing is most of a small query's cost. */
   readonly #statements = new Map<string, ReturnType<InstanceType<typeof Database>['prepare']>>();
+  readonly #insert: (task: NewTask, maxInFlight: number) => InsertResult;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -107,26 +116,20 @@ export class SqliteTaskStore implements TaskStore {
     this.#db.pragma('busy_timeout = 5000');
     this.#db.exec(SCHEMA);
     this.#get = this.#prepare<[string], Row>('SELECT * FROM tasks WHERE id = ?');
-  }
-
-  findByIdempotencyKey(owner: string, key: string): TaskRecord | undefined {
-    const row = this.#prepare<[string, string], Row>(
-      'SELECT * FROM tasks WHERE owner = ? AND idempotency_key = ?',
-    ).get(owner, key);
-    return row ? toRecord(row) : undefined;
-  }
-
-  insert(task: NewTask): { created: boolean; task: TaskRecord } {
-    return this.#db.transaction(() => {
+    // One IMMEDIATE transaction (the write lock first, so another process waits on busy_timeout
+    // instead of failing): the key check, the in-flight count and the insert cannot interleave
+    // with another writer's.
+    const insert = this.#db.transaction((task: NewTask, maxInFlight: number): InsertResult => {
       if (task.idempotencyKey !== null) {
-        const existing = this.findByIdempotencyKey(task.owner, task.idempotencyKey);
-        if (existing) return { created: false, task: existing };
+        const existing = this.#findByKey(task.owner, task.idempotencyKey);
+        if (existing) return { outcome: 'exists', task: existing };
       }
-      this.#prepare(
+      if (this.#countInFlight(task.owner) >= maxInFlight) return { outcome: 'in_flight_limit' };
+      const row = this.#prepare<unknown[], Row>(
         `INSERT INTO tasks (id, owner, idempotency_key, input_hash, input_json, status, webhook_secret_hash,
              created_at, updated_at, deadline_at)
-           VALUES (?, ?, ?, ?, ?, 'CREATING', ?, ?, ?, ?)`,
-      ).run(
+           VALUES (?, ?, ?, ?, ?, 'CREATING', ?, ?, ?, ?) RETURNING *`,
+      ).get(
         task.id,
         task.owner,
         task.idempotencyKey,
@@ -137,16 +140,33 @@ export class SqliteTaskStore implements TaskStore {
         task.createdAt,
         task.deadlineAt,
       );
-      return { created: true, task: this.#must(task.id) };
-    })();
+      if (!row) throw new Error(`task ${task.id} was not inserted`);
+      return { outcome: 'created', task: toRecord(row) };
+    });
+    this.#insert = insert.immediate as unknown as (
+      task: NewTask,
+      maxInFlight: number,
+    ) => InsertResult;
   }
 
-  get(id: string): TaskRecord | undefined {
+  async findByIdempotencyKey(owner: string, key: string): Promise<TaskRecord | undefined> {
+    return this.#findByKey(owner, key);
+  }
+
+  async insert(task: NewTask, limits: { readonly maxInFlight: number }): Promise<InsertResult> {
+    return this.#insert(task, limits.maxInFlight);
+  }
+
+  async get(id: string): Promise<TaskRecord | undefined> {
     const row = this.#get.get(id);
     return row ? toRecord(row) : undefined;
   }
 
-  list(owner: string, first: number, after?: { createdAt: number; id: string }): TaskPage {
+  async list(
+    owner: string,
+    first: number,
+    after?: { createdAt: number; id: string },
+  ): Promise<TaskPage> {
     const rows = after
       ? this.#prepare<[string, number, number, string, number], Row>(
           `SELECT * FROM tasks WHERE owner = ? AND (created_at < ? OR (created_at = ? AND id < ?))
@@ -158,22 +178,27 @@ export class SqliteTaskStore implements TaskStore {
     return { tasks: rows.slice(0, first).map(toRecord), hasNextPage: rows.length > first };
   }
 
-  markCreated(id: string, upstreamTaskId: string, now: number): TaskRecord {
-    this.#prepare(
+  async markCreated(id: string, upstreamTaskId: string, now: number): Promise<TaskRecord> {
+    const row = this.#prepare<[string, number, string], Row>(
       `UPDATE tasks SET upstream_task_id = ?, status = 'QUEUED', updated_at = ?, version = version + 1
-         WHERE id = ? AND status = 'CREATING'`,
-    ).run(upstreamTaskId, now, id);
-    return this.#must(id);
+         WHERE id = ? AND status = 'CREATING' RETURNING *`,
+    ).get(upstreamTaskId, now, id);
+    return row ? toRecord(row) : this.#must(id);
   }
 
-  applySnapshot(id: string, snapshot: TaskSnapshot, now: number): TaskRecord {
+  async applySnapshot(
+    id: string,
+    snapshot: TaskSnapshot,
+    now: number,
+    expectedVersion: number,
+  ): Promise<TaskRecord | undefined> {
     const terminal = snapshot.status === 'SUCCEEDED' || snapshot.status === 'FAILED';
-    this.#prepare(
+    const row = this.#prepare<unknown[], Row>(
       `UPDATE tasks SET status = ?, progress_percent = ?, eta_seconds = ?, failure_reason = ?,
            videos_json = ?, seed_used = COALESCE(?, seed_used), updated_at = ?, version = version + 1,
            completed_at = CASE WHEN ? AND completed_at IS NULL THEN ? ELSE completed_at END
-         WHERE id = ?`,
-    ).run(
+         WHERE id = ? AND version = ? RETURNING *`,
+    ).get(
       snapshot.status,
       snapshot.progressPercent,
       snapshot.etaSeconds,
@@ -184,24 +209,25 @@ export class SqliteTaskStore implements TaskStore {
       terminal ? 1 : 0,
       now,
       id,
+      expectedVersion,
     );
-    return this.#must(id);
+    return row ? toRecord(row) : undefined;
   }
 
-  fail(id: string, reason: string, now: number): TaskRecord {
-    this.#prepare(
+  async fail(id: string, reason: string, now: number): Promise<TaskRecord> {
+    const row = this.#prepare<[string, number, number, string], Row>(
       `UPDATE tasks SET status = 'FAILED', failure_reason = ?, eta_seconds = NULL, updated_at = ?,
            completed_at = ?, version = version + 1
-         WHERE id = ? AND status NOT IN ${TERMINAL}`,
-    ).run(reason, now, now, id);
-    return this.#must(id);
+         WHERE id = ? AND status NOT IN ${TERMINAL} RETURNING *`,
+    ).get(reason, now, now, id);
+    return row ? toRecord(row) : this.#must(id);
   }
 
-  discard(id: string): void {
+  async discard(id: string): Promise<void> {
     this.#prepare("DELETE FROM tasks WHERE id = ? AND status = 'CREATING'").run(id);
   }
 
-  unfinished(): readonly TaskRecord[] {
+  async unfinished(): Promise<readonly TaskRecord[]> {
     return this.#prepare<[], Row>(
       `SELECT * FROM tasks WHERE status NOT IN ${TERMINAL} ORDER BY created_at`,
     )
@@ -209,14 +235,11 @@ export class SqliteTaskStore implements TaskStore {
       .map(toRecord);
   }
 
-  countInFlight(owner: string): number {
-    const row = this.#prepare<[string], { n: number }>(
-      `SELECT COUNT(*) AS n FROM tasks WHERE owner = ? AND status NOT IN ${TERMINAL}`,
-    ).get(owner);
-    return row?.n ?? 0;
+  async countInFlight(owner: string): Promise<number> {
+    return this.#countInFlight(owner);
   }
 
-  countByStatus(): Readonly<Record<StoredStatus, number>> {
+  async countByStatus(): Promise<Readonly<Record<StoredStatus, number>>> {
     const counts: Record<StoredStatus, number> = {
       CREATING: 0,
       QUEUED: 0,
@@ -231,14 +254,28 @@ export class SqliteTaskStore implements TaskStore {
     return counts;
   }
 
-  ping(): void {
+  async ping(): Promise<void> {
     this.#prepare('SELECT 1').get();
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (!this.#db.open) return;
     this.#db.pragma('wal_checkpoint(TRUNCATE)');
     this.#db.close();
+  }
+
+  #findByKey(owner: string, key: string): TaskRecord | undefined {
+    const row = this.#prepare<[string, string], Row>(
+      'SELECT * FROM tasks WHERE owner = ? AND idempotency_key = ?',
+    ).get(owner, key);
+    return row ? toRecord(row) : undefined;
+  }
+
+  #countInFlight(owner: string): number {
+    const row = this.#prepare<[string], { n: number }>(
+      `SELECT COUNT(*) AS n FROM tasks WHERE owner = ? AND status NOT IN ${TERMINAL}`,
+    ).get(owner);
+    return row?.n ?? 0;
   }
 
   #prepare<P extends unknown[], R>(sql: string): Statement<P, R> {

@@ -52,34 +52,53 @@ export interface TaskPage {
   readonly hasNextPage: boolean;
 }
 
+/** What `insert` did. */
+export type InsertResult =
+  /** The task was written, CREATING. */
+  | { readonly outcome: 'created'; readonly task: TaskRecord }
+  /** The owner already used this idempotency key: the task that holds it. */
+  | { readonly outcome: 'exists'; readonly task: TaskRecord }
+  /** The owner has `maxInFlight` unfinished tasks already: nothing was written. */
+  | { readonly outcome: 'in_flight_limit' };
+
 /**
- * Where tasks live. One seam: SQLite is the embedded default; another store (Redis, Postgres)
- * implements the same methods. Every method is atomic.
+ * Where tasks live. One seam: SQLite is the embedded default, Postgres the shared store of
+ * several replicas. Every method is atomic, also across processes sharing the store.
  */
 export interface TaskStore {
   /**
-   * Inserts a CREATING task, unless the owner already used `idempotencyKey`: then returns the
-   * existing task instead (`created: false`).
+   * Inserts a CREATING task, unless the owner already used `idempotencyKey` (the existing task is
+   * returned) or already has `maxInFlight` unfinished tasks. The key's uniqueness and the count
+   * are enforced by the database, not by a read before the write.
    */
-  insert(task: NewTask): { readonly created: boolean; readonly task: TaskRecord };
-  get(id: string): TaskRecord | undefined;
-  findByIdempotencyKey(owner: string, key: string): TaskRecord | undefined;
-  /** The owner's tasks, newest first, after the cursor task (exclusive). */
-  list(owner: string, first: number, after?: { createdAt: number; id: string }): TaskPage;
-  /** Records the upstream's id: the task becomes QUEUED. */
-  markCreated(id: string, upstreamTaskId: string, now: number): TaskRecord;
-  /** Writes a new snapshot (already reduced); bumps the version. */
-  applySnapshot(id: string, snapshot: TaskSnapshot, now: number): TaskRecord;
-  /** Ends a task as FAILED with a reason, unless it already ended. */
-  fail(id: string, reason: string, now: number): TaskRecord;
+  insert(task: NewTask, limits: { readonly maxInFlight: number }): Promise<InsertResult>;
+  get(id: string): Promise<TaskRecord | undefined>;
+  findByIdempotencyKey(owner: string, key: string): Promise<TaskRecord | undefined>;
+  /** The owner's tasks, newest first, after the cursor task (exclusive): keyset pagination. */
+  list(owner: string, first: number, after?: { createdAt: number; id: string }): Promise<TaskPage>;
+  /** Records the upstream's id: a CREATING task becomes QUEUED. Returns the task as it is now. */
+  markCreated(id: string, upstreamTaskId: string, now: number): Promise<TaskRecord>;
+  /**
+   * Writes a new snapshot (already reduced) and bumps the version, only if the stored version is
+   * still `expectedVersion`; `undefined` when another writer got there first (read and reduce
+   * again).
+   */
+  applySnapshot(
+    id: string,
+    snapshot: TaskSnapshot,
+    now: number,
+    expectedVersion: number,
+  ): Promise<TaskRecord | undefined>;
+  /** Ends a task as FAILED with a reason, unless it already ended. Returns the task as it is now. */
+  fail(id: string, reason: string, now: number): Promise<TaskRecord>;
   /** Removes a CREATING task the upstream provably never created, freeing its idempotency key. */
-  discard(id: string): void;
+  discard(id: string): Promise<void>;
   /** Tasks not yet terminal (CREATING included), oldest first: what to resume at start. */
-  unfinished(): readonly TaskRecord[];
+  unfinished(): Promise<readonly TaskRecord[]>;
   /** How many of the owner's tasks are not terminal. */
-  countInFlight(owner: string): number;
-  countByStatus(): Readonly<Record<StoredStatus, number>>;
-  /** Throws when the store cannot be used. */
-  ping(): void;
-  close(): void;
+  countInFlight(owner: string): Promise<number>;
+  countByStatus(): Promise<Readonly<Record<StoredStatus, number>>>;
+  /** Rejects when the store cannot be used. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
 }

@@ -1,22 +1,14 @@
-import type { TaskRecord } from './store/types.js';
-
-/** A change of one task, as the tracker saw it. */
-export interface TaskEvent {
-  readonly record: TaskRecord;
-  /** When the gateway learned of the change (`performance.now()` clock), for push latency. */
-  readonly observedAt: number;
-}
+import type { TaskEvent, TaskEventStream, TaskEvents } from './types.js';
 
 type Listener = (event: TaskEvent) => void;
 
 /**
- * In-process fan-out of task changes to every subscriber of that task. A subscription is
- * registered the moment `subscribe` returns, so a subscriber that reads the current state right
- * after cannot miss a change in between. (Several gateway processes would put a Redis-backed
- * hub with the same two methods here.)
+ * In-process fan-out of task changes to every subscriber of that task: the embedded default,
+ * and the local half of the Redis bus (which hands it what arrives on the channel).
  */
-export class TaskEvents {
+export class LocalTaskEvents implements TaskEvents {
   readonly #listeners = new Map<string, Set<Listener>>();
+  readonly #closers = new Set<() => void>();
 
   publish(event: TaskEvent): void {
     const listeners = this.#listeners.get(event.record.id);
@@ -29,8 +21,17 @@ export class TaskEvents {
     return this.#listeners.get(taskId)?.size ?? 0;
   }
 
-  /** Events of one task, buffered until read; `close` ends the iteration and unsubscribes. */
-  subscribe(taskId: string): AsyncIterableIterator<TaskEvent> & { close(): void } {
+  ready(): true {
+    return true;
+  }
+
+  /** Ends every open stream (their `for await` loops finish) and drops every listener. */
+  async close(): Promise<void> {
+    for (const close of [...this.#closers]) close();
+    this.#listeners.clear();
+  }
+
+  subscribe(taskId: string): TaskEventStream {
     const queue: TaskEvent[] = [];
     let wake: (() => void) | undefined;
     let closed = false;
@@ -47,11 +48,13 @@ export class TaskEvents {
     const close = () => {
       if (closed) return;
       closed = true;
+      this.#closers.delete(close);
       const current = this.#listeners.get(taskId);
       current?.delete(listener);
       if (current?.size === 0) this.#listeners.delete(taskId);
       wake?.();
     };
+    this.#closers.add(close);
     const iterator = {
       async next(): Promise<IteratorResult<TaskEvent>> {
         for (;;) {

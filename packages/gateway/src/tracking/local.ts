@@ -1,21 +1,21 @@
 import {
   isPollDeadlineError,
-  isTerminalStatus,
   isUpstreamError,
   type PollPolicy,
   pollTask,
-  reduceTask,
   type TaskReader,
   type TaskSnapshot,
 } from '@wan-video/core';
-import type { TaskEvents } from './events.js';
-import type { Logger } from './logger.js';
-import type { TaskRecord, TaskStore } from './store/types.js';
+import type { Logger } from '../logger.js';
+import type { TaskRecord, TaskStore } from '../store/types.js';
+import { deadlineReason, isDone, snapshotOf } from '../task.js';
+import type { TaskWriter } from '../task-writer.js';
+import type { Tracking } from './types.js';
 
-export interface TrackerOptions {
+export interface LocalTrackingOptions {
   readonly store: TaskStore;
+  readonly writer: TaskWriter;
   readonly reader: TaskReader;
-  readonly events: TaskEvents;
   readonly logger: Logger;
   /** How the poller paces its reads (core's defaults otherwise). */
   readonly pollPolicy?: Omit<PollPolicy, 'signal' | 'deadline' | 'initial' | 'onError'>;
@@ -25,33 +25,6 @@ export interface TrackerOptions {
    */
   readonly webhookFallbackMs?: number;
 }
-
-/** The snapshot a stored task stands at, for the reducer and the poller. */
-export function snapshotOf(record: TaskRecord): TaskSnapshot {
-  return {
-    taskId: record.upstreamTaskId ?? record.id,
-    status: record.status === 'CREATING' ? 'QUEUED' : record.status,
-    progressPercent: record.progressPercent,
-    etaSeconds: record.etaSeconds,
-    failureReason: record.failureReason,
-    videos: record.videos,
-    seed: record.seedUsed,
-  };
-}
-
-/** "90 seconds", "30 minutes", "2 hours". */
-export function describeDuration(ms: number): string {
-  const seconds = Math.round(ms / 1000);
-  const [amount, unit] =
-    seconds < 120
-      ? [seconds, 'second']
-      : seconds < 7200
-        ? [Math.round(seconds / 60), 'minute']
-        : [Math.round(seconds / 3600), 'hour'];
-  return `${amount} ${unit}${amount === 1 ? '' : 's'}`;
-}
-
-const isDone = (record: TaskRecord) => record.status === 'SUCCEEDED' || record.status === 'FAILED';
 
 /** The state of following one task. A webhook "pokes" it: it reads at once. */
 class Follow {
@@ -117,17 +90,17 @@ class Follow {
 }
 
 /**
- * Follows every unfinished upstream task to its end, exactly one tracker per task however many
- * clients watch it, and whether anyone watches or not. Polling by default; in webhook mode it
- * waits for the webhook (a hint only: it triggers a confirming read) and polls as a fallback.
- * Each change is written to the store, then published.
+ * Follows every unfinished upstream task to its end in this process, exactly one follower per
+ * task however many clients watch it, and whether anyone watches or not: the embedded default.
+ * Polling by default; in webhook mode it waits for the webhook (a hint only: it triggers a
+ * confirming read) and polls as a fallback. Each change goes through the `TaskWriter`.
  */
-export class TaskTracker {
-  readonly #options: TrackerOptions;
+export class LocalTracking implements Tracking {
+  readonly #options: LocalTrackingOptions;
   readonly #follows = new Map<string, Follow>();
   #stopped = false;
 
-  constructor(options: TrackerOptions) {
+  constructor(options: LocalTrackingOptions) {
     this.#options = options;
   }
 
@@ -140,8 +113,13 @@ export class TaskTracker {
     return this.#follows.has(taskId);
   }
 
-  /** Starts following a task (a no-op when it is already followed or finished). */
-  track(record: TaskRecord): void {
+  async start(): Promise<void> {}
+
+  async ready(): Promise<true> {
+    return true;
+  }
+
+  async track(record: TaskRecord): Promise<void> {
     if (this.#stopped || this.#follows.has(record.id) || isDone(record) || !record.upstreamTaskId)
       return;
     const follow = new Follow();
@@ -153,14 +131,11 @@ export class TaskTracker {
       .finally(() => this.#follows.delete(record.id));
   }
 
-  /** A webhook for this task arrived: read it now instead of waiting. */
-  poke(taskId: string): boolean {
-    const follow = this.#follows.get(taskId);
-    follow?.poke();
-    return follow !== undefined;
+  async poke(record: TaskRecord): Promise<void> {
+    if (!this.#follows.has(record.id)) await this.track(record);
+    this.#follows.get(record.id)?.poke();
   }
 
-  /** Stops following every task, changing none of them: they resume at the next start. */
   async stop(): Promise<void> {
     this.#stopped = true;
     const all = [...this.#follows.values()];
@@ -169,16 +144,13 @@ export class TaskTracker {
   }
 
   async #follow(start: TaskRecord, follow: Follow): Promise<void> {
-    const { store, reader, logger } = this.#options;
+    const { store, writer, reader, logger } = this.#options;
     const upstreamId = start.upstreamTaskId as string;
     const signal = follow.controller.signal;
     let record = start;
 
-    const apply = (snapshot: TaskSnapshot) => {
-      const reduction = reduceTask(snapshotOf(record), snapshot);
-      if (reduction.outcome !== 'changed') return;
-      record = store.applySnapshot(record.id, reduction.snapshot, Date.now());
-      this.#publish(record);
+    const apply = async (snapshot: TaskSnapshot) => {
+      record = (await writer.apply(record.id, snapshot)) ?? record;
     };
 
     // Webhook mode: wait for the webhook; each one triggers a confirming read, never trusted alone.
@@ -191,7 +163,7 @@ export class TaskTracker {
         if (why === 'abort') return;
         if (why === 'timeout') break;
         try {
-          apply(await reader.getTaskResult(upstreamId, { signal }));
+          await apply(await reader.getTaskResult(upstreamId, { signal }));
         } catch (error) {
           if (signal.aborted) return;
           logger.warn({ err: error, taskId: record.id }, 'confirming read after a webhook failed');
@@ -217,19 +189,13 @@ export class TaskTracker {
           onError: (error) =>
             logger.warn({ err: error, taskId: record.id }, 'upstream read failed; polling goes on'),
         });
-        for await (const snapshot of poll) apply(snapshot);
+        for await (const snapshot of poll) await apply(snapshot);
         return;
       } catch (error) {
         if (signal.aborted) return;
         if (run.signal.aborted) continue; // a webhook: read again at once
         if (isPollDeadlineError(error)) {
-          const last = lastError ? ` The last upstream answer was: ${lastError}` : '';
-          record = store.fail(
-            record.id,
-            `The task did not finish within ${describeDuration(record.deadlineAt - record.createdAt)}; the gateway stopped waiting for it.${last}`,
-            Date.now(),
-          );
-          this.#publish(record);
+          record = await writer.fail(record.id, deadlineReason(record, lastError));
           return;
         }
         // A refused read (a key being rotated, a task not yet visible) or a store hiccup is not
@@ -248,17 +214,10 @@ export class TaskTracker {
           )) === 'abort'
         )
           return;
-        record = store.get(record.id) ?? record;
+        record = (await store.get(record.id)) ?? record;
       } finally {
         follow.endRun();
       }
-    }
-  }
-
-  #publish(record: TaskRecord) {
-    this.#options.events.publish({ record, observedAt: performance.now() });
-    if (isTerminalStatus(record.status === 'CREATING' ? 'QUEUED' : record.status)) {
-      this.#options.logger.info({ taskId: record.id, status: record.status }, 'task finished');
     }
   }
 }

@@ -1,0 +1,218 @@
+import { type FetchLike, NovitaClient, type PollPolicy, TASK_RESULT_PATH } from '@wan-video/core';
+import { type Emulator, type EmulatorOptions, startEmulator } from '@wan-video/emulator';
+import type { GatewayConfig } from './config.js';
+import { LocalTaskEvents } from './events/local.js';
+import type { TaskEvents } from './events/types.js';
+import { createLimits } from './limits/rate.js';
+import type { Limits } from './limits/types.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import { SqliteTaskStore } from './store/sqlite.js';
+import type { TaskStore } from './store/types.js';
+import { TaskWriter } from './task-writer.js';
+import { LocalTracking } from './tracking/local.js';
+import type { Tracking } from './tracking/types.js';
+
+/** The key the gateway uses with its embedded emulator (which checks that one is sent). */
+const EMULATOR_KEY = 'wan-video-embedded-emulator';
+
+/** What the parts need beyond the configuration. */
+export interface PartsOptions {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** How tracking paces upstream reads (core's defaults otherwise). */
+  readonly pollPolicy?: Omit<PollPolicy, 'signal' | 'deadline' | 'initial' | 'onError'>;
+  /** In webhook mode, how long to wait for a task's webhook before polling it anyway. */
+  readonly webhookFallbackMs?: number;
+  /** Options for the embedded emulator (when no NOVITA_API_KEY is set). */
+  readonly emulator?: Partial<EmulatorOptions>;
+}
+
+/** Parts a caller may supply instead of the ones the configuration selects (tests, embedding). */
+export interface GatewayDeps {
+  readonly store?: TaskStore;
+  readonly events?: TaskEvents;
+  readonly limits?: Limits;
+  readonly tracking?: (parts: TrackingParts) => Tracking;
+}
+
+/** What a tracking implementation is built from. */
+export interface TrackingParts {
+  readonly store: TaskStore;
+  readonly writer: TaskWriter;
+  readonly client: NovitaClient;
+}
+
+/** The gateway's parts, chosen from the configuration in this one place. */
+export interface Parts extends TrackingParts {
+  readonly events: TaskEvents;
+  readonly tracking: Tracking;
+  readonly limits: Limits;
+  readonly upstreamUrl: string;
+  /** The upstream key in use (the emulator's own when embedded). */
+  readonly upstreamKey: string;
+  readonly emulator: Emulator | undefined;
+  /** Which implementations were chosen, for the start-up log line. */
+  readonly mode: { readonly store: string; readonly events: string; readonly tracking: string };
+  /** Whether tasks are shared with other replicas (then a CREATING task may be another's). */
+  readonly shared: boolean;
+  /** Closes everything, last made first. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the parts the configuration asks for:
+ * - no `DATABASE_URL`: SQLite at `DATABASE_PATH`; with it: Postgres;
+ * - no `REDIS_URL`: events, tracking and limits in this process; with it: Redis pub/sub,
+ *   BullMQ and Redis-backed limits, shared by every replica;
+ * - no `NOVITA_API_KEY`: the embedded emulator as the upstream.
+ * The Postgres and Redis drivers are loaded only when asked for.
+ */
+export async function createParts(
+  config: GatewayConfig,
+  options: PartsOptions,
+  deps: GatewayDeps = {},
+): Promise<Parts> {
+  const { logger } = options;
+  const closers: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const closer of closers.splice(0).reverse()) {
+      try {
+        await closer();
+      } catch (error) {
+        logger.warn({ err: error }, 'closing a part failed');
+      }
+    }
+  };
+  try {
+    let emulator: Emulator | undefined;
+    let upstreamUrl = config.novitaBaseUrl;
+    let upstreamKey = config.novitaApiKey;
+    if (!upstreamKey) {
+      const started = await startEmulator({
+        port: 0,
+        host: '127.0.0.1',
+        timeScale: config.emulatorTimeScale,
+        ...options.emulator,
+      });
+      emulator = started;
+      closers.push(() => started.close());
+      upstreamUrl = started.url;
+      upstreamKey = EMULATOR_KEY;
+      logger.warn(
+        { emulator: started.url, timeScale: config.emulatorTimeScale },
+        'NOVITA_API_KEY is not set: running the embedded emulator. Videos are procedural, not Wan output.',
+      );
+    }
+
+    let store = deps.store;
+    if (!store) {
+      if (config.databaseUrl) {
+        const { PostgresTaskStore } = await import('./store/postgres.js');
+        store = await PostgresTaskStore.open(config.databaseUrl, {
+          applicationName: 'wan-video-gateway',
+        });
+      } else {
+        store = new SqliteTaskStore(config.databasePath);
+      }
+    }
+    const openedStore = store;
+    closers.push(() => openedStore.close());
+
+    const redis = config.redisUrl
+      ? { url: config.redisUrl, prefix: config.redisPrefix }
+      : undefined;
+    let events = deps.events;
+    if (!events) {
+      if (redis) {
+        const { RedisTaskEvents } = await import('./events/redis.js');
+        events = await RedisTaskEvents.connect({ ...redis, logger });
+      } else {
+        events = new LocalTaskEvents();
+      }
+    }
+    const openedEvents = events;
+    closers.push(() => openedEvents.close());
+
+    const limits =
+      deps.limits ??
+      createLimits({
+        mutationsPerMinute: config.mutationsPerMinute,
+        logger,
+        ...(redis ? { redis } : {}),
+      });
+    closers.push(() => limits.close());
+
+    const client = new NovitaClient({
+      apiKey: upstreamKey,
+      baseUrl: upstreamUrl,
+      fetch: countingFetch(options.metrics),
+    });
+    const writer = new TaskWriter({ store, events, logger });
+    const trackingParts: TrackingParts = { store, writer, client };
+    let tracking: Tracking;
+    if (deps.tracking) {
+      tracking = deps.tracking(trackingParts);
+    } else if (redis) {
+      const { BullMqTracking } = await import('./tracking/bullmq.js');
+      tracking = new BullMqTracking({
+        redis,
+        store,
+        writer,
+        reader: client,
+        logger,
+        ...(options.pollPolicy ? { pollPolicy: options.pollPolicy } : {}),
+        ...(options.webhookFallbackMs === undefined
+          ? {}
+          : { webhookFallbackMs: options.webhookFallbackMs }),
+      });
+    } else {
+      tracking = new LocalTracking({
+        store,
+        writer,
+        reader: client,
+        logger,
+        ...(options.pollPolicy ? { pollPolicy: options.pollPolicy } : {}),
+        ...(options.webhookFallbackMs === undefined
+          ? {}
+          : { webhookFallbackMs: options.webhookFallbackMs }),
+      });
+    }
+    return {
+      store,
+      events,
+      limits,
+      writer,
+      client,
+      tracking,
+      upstreamUrl,
+      upstreamKey,
+      emulator,
+      shared: config.databaseUrl !== undefined,
+      mode: {
+        store: config.databaseUrl ? 'postgres' : 'sqlite',
+        events: redis ? 'redis' : 'in-process',
+        tracking: redis ? 'bullmq' : 'in-process',
+      },
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** Counts upstream requests by route and answer status for /metrics. */
+function countingFetch(metrics: Metrics): FetchLike {
+  return async (input, init) => {
+    const route = input.includes(TASK_RESULT_PATH) ? 'result' : 'create';
+    try {
+      const response = await fetch(input, init);
+      metrics.upstreamRequests.inc({ route, status: String(response.status) });
+      return response;
+    } catch (error) {
+      metrics.upstreamRequests.inc({ route, status: 'error' });
+      throw error;
+    }
+  };
+}

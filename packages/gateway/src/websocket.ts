@@ -1,0 +1,164 @@
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import type { YogaServerInstance } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
+import type { Auth } from './auth.js';
+import type { GatewayContext } from './builder.js';
+import type { Metrics } from './metrics.js';
+
+/** Subscriptions (and other operations) one WebSocket may have open at once. */
+export const MAX_OPERATIONS_PER_SOCKET = 100;
+
+/**
+ * Close code for a gateway going away on purpose (a restart or a rolling deploy): graphql-ws
+ * clients reconnect on it with their default settings, and resubscribe.
+ */
+export const CLOSE_RESTARTING = 1012;
+
+type OperationResult = ReturnType<NonNullable<Parameters<typeof useServer>[0]['execute']>>;
+
+/** What `onSubscribe` puts in `rootValue`: yoga's enveloped execute and subscribe. */
+interface Enveloped {
+  execute: (args: ExecutionArgs) => OperationResult;
+  subscribe: (args: ExecutionArgs) => OperationResult;
+}
+
+export interface WebSocketOptions {
+  readonly server: Server;
+  // biome-ignore lint/suspicious/noExplicitAny: yoga's server context type is not needed here
+  readonly yoga: YogaServerInstance<any, GatewayContext>;
+  readonly auth: Auth;
+  readonly metrics: Metrics;
+  readonly maxMessageBytes: number;
+  /** Whether new sockets are accepted (false once shutdown began). */
+  readonly accepting: () => boolean;
+}
+
+/**
+ * graphql-ws on `/graphql`, over yoga's schema and plugins: auth in `connection_init`, at most
+ * `MAX_OPERATIONS_PER_SOCKET` operations per socket, and a bad operation fails alone rather than
+ * closing the socket.
+ */
+export function attachWebSockets(options: WebSocketOptions): {
+  readonly wss: WebSocketServer;
+  /** Closes every socket with `CLOSE_RESTARTING`, then cuts off those that do not answer. */
+  closeAll(graceMs: number): Promise<void>;
+} {
+  const { server, yoga, auth, metrics } = options;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes });
+  server.on('upgrade', (req, socket: Socket, head) => {
+    const path = new URL(req.url ?? '/', 'http://gateway.invalid').pathname;
+    if (path !== '/graphql' || !options.accepting()) {
+      socket.end(
+        options.accepting()
+          ? 'HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n'
+          : 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n',
+      );
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
+  wss.on('connection', (ws) => {
+    metrics.webSockets.inc();
+    ws.once('close', () => metrics.webSockets.dec());
+  });
+  const operationsOf = (extra: unknown): Set<string> => {
+    const holder = extra as { operations?: Set<string> };
+    holder.operations ??= new Set<string>();
+    return holder.operations;
+  };
+  useServer(
+    {
+      onConnect: (ctx) => {
+        try {
+          auth.callerFor(ctx.connectionParams?.authorization);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      execute: (args) => (args.rootValue as Enveloped).execute(args),
+      subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
+      onSubscribe: async (ctx, id, payload) => {
+        const open = operationsOf(ctx.extra);
+        // Counted before any await: a burst of subscribes cannot slip past the cap.
+        if (open.size >= MAX_OPERATIONS_PER_SOCKET) {
+          return [
+            new GraphQLError(
+              `At most ${MAX_OPERATIONS_PER_SOCKET} operations at once on one connection.`,
+              { extensions: { code: 'RATE_LIMITED', limit: 'operations_per_connection' } },
+            ),
+          ];
+        }
+        open.add(id);
+        const enveloped = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params: payload,
+          connectionParams: ctx.connectionParams ?? {},
+        });
+        let document: DocumentNode;
+        try {
+          document = enveloped.parse(payload.query);
+          const errors = enveloped.validate(enveloped.schema, document);
+          if (errors.length > 0) {
+            open.delete(id);
+            return errors;
+          }
+        } catch (error) {
+          open.delete(id);
+          // The parser and graphql-armor's rules throw: an error for this operation, not for the
+          // socket (graphql-ws closes the whole connection with 4500 on anything thrown here).
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
+        let contextValue: unknown;
+        try {
+          contextValue = await enveloped.contextFactory();
+        } catch (error) {
+          open.delete(id);
+          throw error;
+        }
+        return {
+          schema: enveloped.schema,
+          operationName: payload.operationName ?? null,
+          document,
+          variableValues: payload.variables ?? null,
+          contextValue,
+          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+        } satisfies ExecutionArgs;
+      },
+      onComplete: (ctx, id) => {
+        operationsOf(ctx.extra).delete(id);
+      },
+      onError: (ctx, id) => {
+        operationsOf(ctx.extra).delete(id);
+      },
+    },
+    wss,
+  );
+  return {
+    wss,
+    async closeAll(graceMs) {
+      for (const ws of wss.clients) ws.close(CLOSE_RESTARTING, 'The gateway is restarting');
+      if (wss.clients.size > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, graceMs);
+          const check = () => {
+            if (wss.clients.size === 0) {
+              clearTimeout(timer);
+              resolve();
+            }
+          };
+          for (const ws of wss.clients) ws.once('close', check);
+        });
+      }
+      // A peer that does not answer the close handshake is cut off.
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
