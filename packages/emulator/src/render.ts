@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
@@ -209,7 +209,7 @@ export class Renderer {
       if (await exists(file)) return file;
       await mkdir(this.#options.storageDir, { recursive: true });
       const mark = await this.#markFile(markScale(params));
-      const partial = `${file}.${process.pid}.${Date.now()}.part`;
+      const partial = `${file}.${randomUUID()}.part`;
       try {
         await this.#ffmpeg(renderArgs(params, mark, partial));
         await rename(partial, file);
@@ -223,7 +223,9 @@ export class Renderer {
   async #markFile(scale: number): Promise<string> {
     const file = join(this.#options.storageDir, `mark-${scale}.pgm`);
     if (!(await exists(file))) {
-      const partial = `${file}.${process.pid}.part`;
+      // Its own partial file: emulators that share a storage directory (the default one) may
+      // write the same mark at once, and neither may rename the other's half-written file.
+      const partial = `${file}.${randomUUID()}.part`;
       await writeFile(partial, markImage(scale).pgm);
       await rename(partial, file);
     }

@@ -65,6 +65,22 @@ describe('Renderer', () => {
     expect(await ffmpeg.runs()).toEqual(['start', 'end']);
   });
 
+  it('lets renderers that share a storage directory render the same video at once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wan-render-test-'));
+    dirs.push(dir);
+    // A stand-in for ffmpeg that writes its output file at once: this is about the files only.
+    const script = join(dir, 'ffmpeg');
+    await writeFile(script, '#!/bin/sh\nfor arg; do out="$arg"; done\necho video > "$out"\n');
+    await chmod(script, 0o755);
+    const storageDir = join(dir, 'videos');
+    const renderers = [1, 2, 3, 4].map(
+      () => new Renderer({ storageDir, maxConcurrentRenders: 1, ffmpegPath: script }),
+    );
+    const files = await Promise.all(renderers.map((renderer) => renderer.render(base)));
+    expect(new Set(files).size).toBe(1);
+    expect(await readFile(files[0] ?? '', 'utf8')).toBe('video\n');
+  });
+
   it('keys every parameter that changes the picture', () => {
     const key = renderKey(base);
     const changes: Partial<RenderParams>[] = [
