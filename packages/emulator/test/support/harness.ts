@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NovitaClient, pollTask, type TaskSnapshot } from '@wan-video/core';
+import { inject, onTestFinished } from 'vitest';
 import { type Emulator, type EmulatorOptions, startEmulator } from '../../src/index.js';
 
 export const KEY = 'contract-test-key';
@@ -20,21 +21,33 @@ export const wire = (patch: Record<string, unknown> = {}) => ({
   ...patch,
 });
 
-/** Emulators started by a test file, each with its own storage, closed by `stopAll`. */
+/**
+ * Emulators started by a test file, closed by `stopAll`. They keep their videos in the run's
+ * shared video directory (test/support/video-dir.ts), so a video the suites already rendered is
+ * reused, unless they are given a `storageDir` of their own (see `freshDir`).
+ */
 export function emulators() {
-  const started: { emulator: Emulator; dir: string }[] = [];
+  const started: Emulator[] = [];
+  const dirs: string[] = [];
   return {
     async start(options: EmulatorOptions = {}): Promise<Emulator> {
-      const dir = await mkdtemp(join(tmpdir(), 'wan-emulator-test-'));
-      const emulator = await startEmulator({ timeScale: 20, storageDir: dir, ...options });
-      started.push({ emulator, dir });
+      const emulator = await startEmulator({
+        timeScale: 20,
+        storageDir: inject('videoDir'),
+        ...options,
+      });
+      started.push(emulator);
       return emulator;
     },
+    /** An empty directory, removed by `stopAll`: for an emulator that must render by itself. */
+    async freshDir(): Promise<string> {
+      const dir = await mkdtemp(join(tmpdir(), 'wan-emulator-test-'));
+      dirs.push(dir);
+      return dir;
+    },
     async stopAll() {
-      for (const { emulator, dir } of started.splice(0)) {
-        await emulator.close();
-        await rm(dir, { recursive: true, force: true });
-      }
+      for (const emulator of started.splice(0)) await emulator.close();
+      for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
     },
   };
 }
@@ -69,9 +82,13 @@ export async function create(base: string, patch: Record<string, unknown> = {}):
 
 /**
  * Follows a task over HTTP with our own client and poller, as the gateway will, reading often
- * (the emulator's time is scaled). Returns every snapshot and the final one.
+ * (the emulator's time is scaled). Returns every snapshot and the final one. The deadline is
+ * under the test timeout, so a task that never ends fails with its last snapshot; and the
+ * reads stop when the test ends, so a test that failed leaves none behind for the next one.
  */
-export async function follow(base: string, taskId: string, timeoutMs = 60_000) {
+export async function follow(base: string, taskId: string, timeoutMs = 25_000) {
+  const stop = new AbortController();
+  onTestFinished(() => stop.abort());
   const client = new NovitaClient({ apiKey: KEY, baseUrl: base });
   const seen: TaskSnapshot[] = [];
   const iterator = pollTask(client, taskId, {
@@ -80,6 +97,7 @@ export async function follow(base: string, taskId: string, timeoutMs = 60_000) {
     idleIntervalMs: 10,
     etaFraction: 0.05,
     deadline: Date.now() + timeoutMs,
+    signal: stop.signal,
   });
   for (;;) {
     const step = await iterator.next();
