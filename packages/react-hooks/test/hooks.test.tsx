@@ -4,7 +4,7 @@
 import { act, cleanup, render, screen, waitFor } from '@testing-library/react';
 import { StrictMode, useEffect } from 'react';
 import { renderToString } from 'react-dom/server';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import {
   type UseGenerateVideoResult,
   useGenerateVideo,
@@ -34,14 +34,20 @@ const input = {
   seed: 3,
 } as const;
 
-function providerProps(extra: Partial<VideoGatewayClientOptions> = {}) {
+/**
+ * How long a wait for a task to end may take: its video is rendered by ffmpeg, which a busy
+ * machine slows down. Under the 30 s test timeout, so a stuck task fails with what it shows.
+ */
+const UNTIL_RENDERED = { timeout: 25_000 } as const;
+
+function providerProps(extra: Partial<VideoGatewayClientOptions> = {}, on: LiveGateway = live) {
   const ws = countingWebSocket();
-  return { props: { url: live.url, webSocketImpl: ws.WebSocketImpl, ...extra }, ws };
+  return { props: { url: on.url, webSocketImpl: ws.WebSocketImpl, ...extra }, ws };
 }
 
 /** Generates a task through the client API (no React), for tests about watching. */
-async function createTask(patch: Record<string, unknown> = {}) {
-  const client = new VideoGatewayClient({ url: live.url });
+async function createTask(patch: Record<string, unknown> = {}, on: LiveGateway = live) {
+  const client = new VideoGatewayClient({ url: on.url });
   const task = await client.generate({ ...input, ...patch });
   await client.dispose();
   return task;
@@ -84,9 +90,10 @@ describe('useGenerateVideo', () => {
       </VideoGatewayProvider>,
     );
     act(() => screen.getByText('generate').click());
-    await waitFor(() => expect(screen.getByTestId('status').textContent).toBe('SUCCEEDED'), {
-      timeout: 15_000,
-    });
+    await waitFor(
+      () => expect(screen.getByTestId('status').textContent).toBe('SUCCEEDED'),
+      UNTIL_RENDERED,
+    );
     const statuses = [...new Set(seen.map((state) => state.status).filter(Boolean))];
     expect(statuses[0]).toBe('QUEUED');
     expect(statuses.at(-1)).toBe('SUCCEEDED');
@@ -215,9 +222,15 @@ describe('useVideoTask', () => {
   });
 
   it('reconnects and resumes after the server drops the socket, with one final event', async () => {
-    // About 3 s upstream: long enough to drop the socket in the middle.
-    const task = await createTask({ width: 1280, height: 720, steps: 40, seed: 43 });
-    const { props, ws } = providerProps();
+    // A slower emulator of its own: about 5 s upstream, long enough to drop the socket in the
+    // middle, with the smallest video to render (a big one would only add CPU work).
+    const slow = await startLiveGateway({}, { timeScale: 5 });
+    onTestFinished(async () => {
+      cleanup();
+      await slow.stop();
+    });
+    const task = await createTask({ width: 832, height: 480, steps: 40, seed: 43 }, slow);
+    const { props, ws } = providerProps({}, slow);
     const finals: string[] = [];
     function Final() {
       const { status } = useVideoTask(task.id);
@@ -235,10 +248,11 @@ describe('useVideoTask', () => {
       expect(screen.getByTestId('final').textContent).toMatch(/QUEUED|PROCESSING/),
     );
     // The gateway goes away, closing every socket (1001), and comes back on the same port.
-    await live.restart();
-    await waitFor(() => expect(screen.getByTestId('final').textContent).toBe('SUCCEEDED'), {
-      timeout: 20_000,
-    });
+    await slow.restart();
+    await waitFor(
+      () => expect(screen.getByTestId('final').textContent).toBe('SUCCEEDED'),
+      UNTIL_RENDERED,
+    );
     expect(ws.counter.opened).toBeGreaterThanOrEqual(2);
     expect(finals).toEqual(['SUCCEEDED']);
   });
@@ -293,9 +307,10 @@ describe('useVideoTasks', () => {
     );
     await waitFor(() => expect(list?.isLoading).toBe(false));
     act(() => screen.getByText('generate').click());
-    await waitFor(() => expect(screen.getByTestId('status').textContent).toBe('SUCCEEDED'), {
-      timeout: 15_000,
-    });
+    await waitFor(
+      () => expect(screen.getByTestId('status').textContent).toBe('SUCCEEDED'),
+      UNTIL_RENDERED,
+    );
     await waitFor(() => expect(list?.tasks[0]?.status).toBe('SUCCEEDED'));
     expect(list?.tasks.length).toBeLessThanOrEqual(5);
   });

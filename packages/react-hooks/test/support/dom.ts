@@ -18,3 +18,10 @@ for (const key of Object.getOwnPropertyNames(window)) {
 globals.window = window;
 globals.document = window.document;
 globals.IS_REACT_ACT_ENVIRONMENT = true;
+
+// Waits (`waitFor`, `findBy…`) give up after 1 s by default: too short on a busy machine for a
+// round trip through the gateway and the emulator. They wait on the DOM, so a longer limit
+// costs nothing when things are quick. Imported only now: testing-library binds `screen` to the
+// document at import.
+const { configure } = await import('@testing-library/react');
+configure({ asyncUtilTimeout: 15_000 });

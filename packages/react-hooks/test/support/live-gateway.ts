@@ -4,7 +4,6 @@
  */
 
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -13,14 +12,6 @@ import { createGateway, type Gateway, readConfig } from '@wan-video/gateway';
 import WebSocket from 'ws';
 
 export const FAST_POLL = { minIntervalMs: 50, maxIntervalMs: 250, idleIntervalMs: 50 } as const;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** A WebSocket class that counts the sockets opened with it. */
 export function countingWebSocket(): {
@@ -48,32 +39,50 @@ export interface LiveGateway {
   stop(): Promise<void>;
 }
 
-export async function startLiveGateway(env: Record<string, string> = {}): Promise<LiveGateway> {
+export interface LiveGatewayOptions {
+  /** The emulator's time scale: 20 runs its tasks twenty times faster than Novita. */
+  timeScale?: number;
+}
+
+export async function startLiveGateway(
+  env: Record<string, string> = {},
+  options: LiveGatewayOptions = {},
+): Promise<LiveGateway> {
   const dir = await mkdtemp(join(tmpdir(), 'wan-hooks-test-'));
-  const emulator = await startEmulator({ timeScale: 20, storageDir: join(dir, 'videos') });
-  const port = await freePort();
-  const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
-  const config = readConfig({
-    PORT: String(port),
-    NOVITA_API_KEY: 'hooks-test-novita-key',
-    NOVITA_BASE_URL: emulator.url,
-    DATABASE_PATH: join(dir, 'db.sqlite'),
-    LOG_LEVEL: 'warn',
-    ...env,
+  const emulator = await startEmulator({
+    timeScale: options.timeScale ?? 20,
+    storageDir: join(dir, 'videos'),
   });
-  const make = () => createGateway(config, { logDestination: sink, pollPolicy: FAST_POLL });
+  const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
+  const configOn = (port: number) =>
+    readConfig({
+      PORT: String(port),
+      NOVITA_API_KEY: 'hooks-test-novita-key',
+      NOVITA_BASE_URL: emulator.url,
+      DATABASE_PATH: join(dir, 'db.sqlite'),
+      LOG_LEVEL: 'warn',
+      ...env,
+    });
+  const make = (port: number) =>
+    createGateway(configOn(port), { logDestination: sink, pollPolicy: FAST_POLL });
+  // The first start takes a free port itself (no port picked in advance that another process
+  // could take meanwhile); a restart takes the same one back, so the clients find it again.
+  const first = make(0);
+  await first.start();
+  const base = first.url;
+  const port = Number(new URL(base).port);
   const live: LiveGateway = {
-    url: `http://127.0.0.1:${port}/graphql`,
+    url: `${base}/graphql`,
     emulator,
-    gateway: make(),
+    gateway: first,
     async liveSubscriptions() {
-      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const text = await (await fetch(`${base}/metrics`)).text();
       const line = text.split('\n').find((l) => l.startsWith('wan_live_subscriptions '));
       return Number(line?.split(' ')[1] ?? Number.NaN);
     },
     async restart() {
       await live.gateway.stop();
-      live.gateway = make();
+      live.gateway = make(port);
       await live.gateway.start();
     },
     async stop() {
@@ -82,6 +91,5 @@ export async function startLiveGateway(env: Record<string, string> = {}): Promis
       await rm(dir, { recursive: true, force: true });
     },
   };
-  await live.gateway.start();
   return live;
 }
