@@ -10,8 +10,6 @@ export default mergeConfig(sharedConfig(import.meta.dirname, 'playground'), {
   test: {
     environment: 'node',
     server: { deps: { inline: ['@pothos/core'] } },
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
     // One browser at a time on a 2-core machine.
     fileParallelism: false,
   },

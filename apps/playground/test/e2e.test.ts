@@ -51,11 +51,19 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
+/**
+ * A page whose every wait gives up before the 30 s test timeout, so that a failure says what it
+ * was waiting for. Its waits end on events (an element, a function turning true), never on time.
+ */
+async function newPage(viewport = { width: 1280, height: 900 }) {
+  const page = await browser.newPage({ viewport });
+  page.setDefaultTimeout(20_000);
+  return page;
+}
+
 /** A page that records console errors and requests that leave this machine. */
 async function open(options: { width?: number; height?: number } = {}) {
-  const page = await browser.newPage({
-    viewport: { width: options.width ?? 1280, height: options.height ?? 900 },
-  });
+  const page = await newPage({ width: options.width ?? 1280, height: options.height ?? 900 });
   const problems: string[] = [];
   page.on('console', (message) => {
     if (message.type() === 'error') problems.push(`console: ${message.text()}`);
@@ -102,10 +110,7 @@ describe('the playground', () => {
       });
       await shot(page, 'progress');
 
-      await page
-        .getByTestId('task-status')
-        .filter({ hasText: 'SUCCEEDED' })
-        .waitFor({ timeout: 30_000 });
+      await page.getByTestId('task-status').filter({ hasText: 'SUCCEEDED' }).waitFor();
       const video = page.getByTestId('result-video');
       await video.waitFor();
       await page.waitForFunction(
@@ -187,7 +192,7 @@ describe('the playground', () => {
   });
 
   it('runs a query in the explorer', async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const page = await newPage();
     try {
       // What a person would type in GraphiQL, given to it the way it keeps a tab between visits.
       await page.addInitScript(() => {
@@ -197,8 +202,8 @@ describe('the playground', () => {
       await page.goto(`${gateway.url}/`);
       await page.getByRole('tab', { name: 'Explorer' }).click();
       const explorer = page.frameLocator('iframe[title="GraphQL explorer"]');
-      await explorer.locator('.graphiql-execute-button').first().click({ timeout: 30_000 });
-      await explorer.getByText('"emulated": true').first().waitFor({ timeout: 20_000 });
+      await explorer.locator('.graphiql-execute-button').first().click();
+      await explorer.getByText('"emulated": true').first().waitFor();
       await shot(page, 'explorer');
     } finally {
       await page.close();
