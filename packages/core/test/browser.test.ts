@@ -13,8 +13,15 @@ const scratch = join(here, '../.scratch');
 /**
  * Bundles core for the browser, as Vite would for the playground. esbuild refuses to resolve
  * `node:` modules on the browser platform, so a Node-only import anywhere in core fails here.
+ * Bundled once for both tests.
  */
-async function browserBundle(): Promise<string> {
+let bundled: Promise<string> | undefined;
+function browserBundle(): Promise<string> {
+  bundled ??= bundle();
+  return bundled;
+}
+
+async function bundle(): Promise<string> {
   const result = await build({
     entryPoints: [entry],
     bundle: true,
