@@ -9,6 +9,9 @@ import type { DestinationStream } from 'pino';
 import { createAuth } from './auth.js';
 import type { GatewayContext, GatewayInfo } from './builder.js';
 import type { GatewayConfig } from './config.js';
+import { errorBody } from './errors.js';
+import { useErrorCodes, withLimitCodes } from './http/error-codes.js';
+import { useGraphQLOverSSE } from './http/graphql-sse.js';
 import {
   useHealth,
   useMetricsRoute,
@@ -173,14 +176,19 @@ export function createGateway(
           useMetricsRoute(metrics),
           useNovitaWebhook(service, logger),
           usePlayground(config.playgroundDir),
-          EnvelopArmorPlugin({
-            maxDepth: { n: 8 },
-            maxAliases: { n: 15 },
-            maxDirectives: { n: 20 },
-            maxTokens: { n: 2000 },
-            costLimit: { maxCost: 5000 },
-            blockFieldSuggestion: { enabled: false },
-          }),
+          // graphql-sse's protocol, both modes; `/graphql` keeps yoga's own SSE (GraphiQL uses it).
+          useGraphQLOverSSE({ endpoint: '/graphql/stream', auth, logger }),
+          EnvelopArmorPlugin(
+            withLimitCodes({
+              maxDepth: { n: 8 },
+              maxAliases: { n: 15 },
+              maxDirectives: { n: 20 },
+              maxTokens: { n: 2000 },
+              costLimit: { maxCost: 5000 },
+              blockFieldSuggestion: { enabled: false },
+            }),
+          ),
+          useErrorCodes(logger),
         ],
         context: (initial: YogaInitialContext & { connectionParams?: Record<string, unknown> }) => {
           const authorization = initial.connectionParams
@@ -202,10 +210,11 @@ export function createGateway(
         if (!String(req.headers.accept ?? '').includes('text/event-stream')) requests.track(res);
         const length = Number(req.headers['content-length'] ?? 0);
         if (length > maxBodyBytes) {
-          return json(res, 413, { error: `The request body is over ${maxBodyBytes} bytes.` });
+          const message = `The request body is over ${maxBodyBytes} bytes.`;
+          return json(res, 413, errorBody('PAYLOAD_TOO_LARGE', message));
         }
         if (req.method === 'POST' && req.headers['content-length'] === undefined) {
-          return json(res, 411, { error: 'Send a Content-Length header.' });
+          return json(res, 411, errorBody('LENGTH_REQUIRED', 'Send a Content-Length header.'));
         }
         void yoga(req, res);
       });
@@ -229,7 +238,8 @@ export function createGateway(
         host = '127.0.0.1';
       }
       await parts.tracking.start();
-      const resumed = await service.resume(parts.shared ? STALE_CREATING_MS : 0);
+      const creatingOlderThanMs = parts.shared ? STALE_CREATING_MS : 0;
+      const resumed = await service.resume({ creatingOlderThanMs, atStart: true });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, host, () => {
@@ -259,7 +269,18 @@ export function createGateway(
         await socketsClosed;
         await closed;
       };
-      state = { parts, service, stopServer, url };
+      const stopReconciling = parts.shared
+        ? reconcileNowAndThen(parts, service, creatingOlderThanMs, logger)
+        : () => {};
+      state = {
+        parts,
+        service,
+        stopServer: async () => {
+          stopReconciling();
+          await stopServer();
+        },
+        url,
+      };
       logger.info(
         {
           graphql: `${url}/graphql`,
@@ -312,6 +333,49 @@ export function createGateway(
     start,
     stop,
   };
+}
+
+/** How often a replica sharing its tasks checks that each is followed, and that tracking works. */
+const RECONCILE_CHECK_MS = 2000;
+const RECONCILE_EVERY_MS = 60_000;
+
+/**
+ * With shared tasks: every task must have a follower whatever happened to Redis (a restart
+ * without persistence loses the queue). Tracking's readiness is checked every few seconds; when
+ * it comes back, and once a minute anyway, every unfinished task is handed to tracking again
+ * (idempotent), and CREATING tasks left by a dead replica are settled.
+ */
+function reconcileNowAndThen(
+  parts: Parts,
+  service: VideoService,
+  creatingOlderThanMs: number,
+  logger: Logger,
+): () => void {
+  let wasReady = true;
+  let lastRun = Date.now();
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    void (async () => {
+      try {
+        const ready = (await parts.tracking.ready()) === true;
+        const due = Date.now() - lastRun >= RECONCILE_EVERY_MS;
+        if (ready && (!wasReady || due)) {
+          lastRun = Date.now();
+          const result = await service.resume({ creatingOlderThanMs });
+          if (!wasReady) logger.info(result, 'tracking is back: every unfinished task resumed');
+        }
+        wasReady = ready;
+      } catch (error) {
+        logger.warn({ err: error }, 'resuming unfinished tasks failed; trying again soon');
+      } finally {
+        running = false;
+      }
+    })();
+  }, RECONCILE_CHECK_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** Passwords in the database and Redis URLs: redacted from every log line like the keys. */

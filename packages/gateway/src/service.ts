@@ -259,46 +259,51 @@ export class VideoService {
     // A webhook can beat the tracker: before the create's answer (no upstream id yet), or in the
     // moment after a create or a restart. It must not be lost: it is the only one that comes.
     if (!record.upstreamTaskId) this.#earlyPokes.add(taskId);
+    // May reject while tracking cannot reach Redis: the webhook then answers 5xx and the upstream
+    // sends it again.
     else await this.#options.tracking.poke(record);
     return true;
   }
 
   /**
-   * At start: resume every unfinished task. A task caught mid-create (a process died between
-   * writing it and hearing back from the upstream) cannot be checked, and creating it again
-   * could pay twice: it ends FAILED with a reason that says so. With a store shared by several
-   * replicas, a task still CREATING may belong to a live replica's create in flight: only those
-   * older than `creatingOlderThanMs` (longer than any create can take) count as interrupted.
+   * Resumes every unfinished task. A task caught mid-create (a process died between writing it
+   * and hearing back from the upstream) cannot be checked, and creating it again could pay
+   * twice: it ends FAILED with a reason that says so. With a store shared by several replicas, a
+   * task still CREATING may belong to a live replica's create in flight: only those older than
+   * `creatingOlderThanMs` (longer than any create can take) count as interrupted.
+   * At start (`atStart`), tasks in webhook mode are read once: webhooks sent while no gateway
+   * ran are lost. Later calls (after Redis came back, and now and then) only make sure every
+   * task is followed.
    */
   async resume(
-    creatingOlderThanMs = 0,
+    options: { creatingOlderThanMs?: number; atStart?: boolean } = {},
   ): Promise<{ resumed: number; interrupted: number; creating: number }> {
     const { store, tracking, writer } = this.#options;
-    let resumed = 0;
+    const creatingOlderThanMs = options.creatingOlderThanMs ?? 0;
+    const cutoff = Date.now() - creatingOlderThanMs;
     let interrupted = 0;
     let creating = 0;
-    const cutoff = Date.now() - creatingOlderThanMs;
+    const follow: TaskRecord[] = [];
     for (const record of await store.unfinished()) {
-      if (record.status === 'CREATING') {
-        if (creatingOlderThanMs > 0 && record.updatedAt > cutoff) {
-          creating++;
-          continue;
-        }
+      if (record.status !== 'CREATING') {
+        follow.push(record);
+      } else if (this.#creating.has(record.id) || record.updatedAt > cutoff) {
+        creating++;
+      } else {
         await writer.fail(
           record.id,
           'The gateway stopped while this task was being created; it was not sent again, so that no second video is paid for. Generate it again.',
         );
         interrupted++;
-      } else if (record.webhookSecretHash !== null) {
-        // Webhooks sent while the gateway was down are lost: read the task once at start.
-        await tracking.poke(record);
-        resumed++;
-      } else {
-        await tracking.track(record);
-        resumed++;
       }
     }
-    return { resumed, interrupted, creating };
+    await tracking.resume(follow);
+    if (options.atStart) {
+      for (const record of follow) {
+        if (record.webhookSecretHash !== null) await tracking.poke(record);
+      }
+    }
+    return { resumed: follow.length, interrupted, creating };
   }
 
   async #replay(owner: string, key: string, inputHash: string): Promise<TaskRecord | undefined> {
@@ -362,8 +367,17 @@ export class VideoService {
       );
       throw error;
     }
-    if (this.#earlyPokes.delete(task.id)) await tracking.poke(created);
-    else await tracking.track(created);
+    try {
+      if (this.#earlyPokes.delete(task.id)) await tracking.poke(created);
+      else await tracking.track(created);
+    } catch (error) {
+      // The task is created and stored: tracking picks it up when it can (`resume`), and the
+      // client gets its task now rather than an error for a video it has paid for.
+      this.#options.logger.warn(
+        { err: error, taskId: task.id },
+        'tracking could not take the task yet; it is resumed when it can',
+      );
+    }
     return created;
   }
 

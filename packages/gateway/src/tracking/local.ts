@@ -115,6 +115,10 @@ export class LocalTracking implements Tracking {
 
   async start(): Promise<void> {}
 
+  async resume(records: readonly TaskRecord[]): Promise<void> {
+    for (const record of records) await this.track(record);
+  }
+
   async ready(): Promise<true> {
     return true;
   }

@@ -12,6 +12,12 @@ export interface Tracking {
    * the webhook's body is never trusted). Starts following it if nobody does.
    */
   poke(record: TaskRecord): Promise<void>;
+  /**
+   * Makes sure every one of these unfinished tasks is followed (idempotent: a task followed
+   * already is left as it is). The gateway calls it at start, now and then, and when Redis comes
+   * back: a Redis that lost its data lost the queue's jobs with it.
+   */
+  resume(records: readonly TaskRecord[]): Promise<void>;
   /** Starts working (the worker of a queue; nothing for the in-process tracker). */
   start(): Promise<void>;
   /**
