@@ -1,4 +1,3 @@
-// The README's example, type-checked in CI (`pnpm typecheck`): keep the two in step.
 import { useGenerateVideo, useVideoTasks, VideoGatewayProvider } from '@wan-video/react-hooks';
 
 export function App() {
