@@ -49,6 +49,42 @@ function instantTimers(timeoutMs = TIMEOUT_MS) {
   };
 }
 
+/**
+ * Like `instantTimers`, but the per-call timeout starts counting only once the server holds the
+ * request: on a busy machine, delivering a request over loopback can itself take longer than a
+ * short timeout, and these tests are about a request that was sent and then timed out.
+ */
+function timeoutAfterArrival(timeoutMs = 200) {
+  const waits: number[] = [];
+  return {
+    waits,
+    options: {
+      timeoutMs,
+      setTimeout: (callback: () => void, ms: number) => {
+        if (ms !== timeoutMs) {
+          waits.push(ms);
+          return setTimeout(callback, 0);
+        }
+        // The client arms this before it sends: the request it times is the server's next one.
+        const timer: { cancelled: boolean; handle?: NodeJS.Timeout } = { cancelled: false };
+        void server.received(server.requests.length + 1).then(() => {
+          if (!timer.cancelled) timer.handle = setTimeout(callback, ms);
+        });
+        return timer;
+      },
+      clearTimeout: (timer: unknown) => {
+        const armed = timer as { cancelled: boolean; handle?: NodeJS.Timeout };
+        if (typeof armed === 'object' && armed !== null && 'cancelled' in armed) {
+          armed.cancelled = true;
+          clearTimeout(armed.handle);
+        } else {
+          clearTimeout(timer as NodeJS.Timeout);
+        }
+      },
+    },
+  };
+}
+
 let server: ScriptedServer;
 afterEach(async () => {
   await server?.close();
@@ -125,7 +161,7 @@ describe('createTask', () => {
 
   it('does not retry after a timeout', async () => {
     server = await startScriptedServer([hang(), json(200, { task_id: 'second' })]);
-    const error = await failure(client({ timeoutMs: 200 }).createTask(request));
+    const error = await failure(client(timeoutAfterArrival().options).createTask(request));
     expect(error).toMatchObject({ kind: 'timeout', retryable: false, attempts: 1 });
     expect(posts()).toBe(1);
   });
@@ -269,7 +305,7 @@ describe('getTaskResult', () => {
   });
 
   it('retries a hang past the timeout, a reset and malformed JSON', async () => {
-    const timers = instantTimers(200);
+    const timers = timeoutAfterArrival(200);
     server = await startScriptedServer([
       hang(),
       reset(),

@@ -293,6 +293,42 @@ describe.each(flavours)('validation of the $name', ({ parse, key, base }) => {
     );
   });
 
+  it(`lora path: 1 and ${LIMITS.loraPath.maxLength} characters pass, ${LIMITS.loraPath.maxLength + 1} fails (emoji count as one)`, () => {
+    const { maxLength } = LIMITS.loraPath;
+    const withPath = (loras: { path: string; scale: number }[], i: number, path: string) =>
+      withField(
+        'loras',
+        loras.map((lora, j) => (j === i ? { ...lora, path } : lora)),
+      );
+    fc.assert(
+      fc.property(
+        fc.array(loraArb, { minLength: 1, maxLength: LIMITS.loras.maxItems }),
+        fc.nat(),
+        fc.constantFrom(1, 2, maxLength - 1, maxLength).chain(textOfLength),
+        (loras, pick, path) => {
+          expect(parse(withPath(loras, pick % loras.length, path)).success).toBe(true);
+        },
+      ),
+      { numRuns: 40 },
+    );
+    fc.assert(
+      fc.property(
+        fc.array(loraArb, { minLength: 1, maxLength: LIMITS.loras.maxItems }),
+        fc.nat(),
+        fc.integer({ min: maxLength + 1, max: maxLength + 64 }).chain(textOfLength),
+        (loras, pick, path) => {
+          const i = pick % loras.length;
+          const result = parse(withPath(loras, i, path));
+          expectOnlyIssue(result, [key('loras'), i, 'path'], 'max_length');
+          expect(!result.success && result.error.issues[0]?.message).toBe(
+            `${key('loras')}[${i}].path must be at most ${maxLength} characters (got ${[...path].length})`,
+          );
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
   it(`model name: only ${MODEL_NAME}`, () => {
     expect(parse(withField('modelName', MODEL_NAME)).success).toBe(true);
     fc.assert(
@@ -395,6 +431,42 @@ describe('camelCase input and wire body', () => {
     expect(!bad.success && bad.error.issues.map((issue) => issue.path)).toEqual([
       ['extra', 'webhook', 'url'],
     ]);
+  });
+
+  it(`bound the webhook URL at ${LIMITS.webhookUrl.maxLength} characters`, () => {
+    const { maxLength } = LIMITS.webhookUrl;
+    const urlOfLength = (length: number) => {
+      const prefix = 'https://hooks.example/t/';
+      return fc
+        .array(fc.constantFrom('a', 'Z', '0', '-'), {
+          minLength: length - prefix.length,
+          maxLength: length - prefix.length,
+        })
+        .map((chars) => prefix + chars.join(''));
+    };
+    const withUrl = (url: string) => ({ ...baseWire, extra: { webhook: { url } } });
+    fc.assert(
+      fc.property(fc.constantFrom(30, maxLength - 1, maxLength).chain(urlOfLength), (url) => {
+        expect(safeParseCreateTaskRequest(withUrl(url)).success).toBe(true);
+      }),
+      { numRuns: 20 },
+    );
+    fc.assert(
+      fc.property(
+        fc.integer({ min: maxLength + 1, max: maxLength + 64 }).chain(urlOfLength),
+        (url) => {
+          const result = safeParseCreateTaskRequest(withUrl(url));
+          expect(!result.success && result.error.issues).toEqual([
+            {
+              path: ['extra', 'webhook', 'url'],
+              rule: 'max_length',
+              message: `extra.webhook.url must be at most ${maxLength} characters (got ${url.length})`,
+            },
+          ]);
+        },
+      ),
+      { numRuns: 20 },
+    );
   });
 
   it('accept seeds from -1 to 9999999999 with a generated value', () => {

@@ -77,6 +77,7 @@ export function taskResult(
 export async function startScriptedServer(steps: Step[] = [], port = 0) {
   const queue = [...steps];
   const requests: RecordedRequest[] = [];
+  const arrivals = new Set<{ count: number; resolve: () => void }>();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -88,6 +89,12 @@ export async function startScriptedServer(steps: Step[] = [], port = 0) {
         body: Buffer.concat(chunks).toString('utf8'),
       };
       requests.push(recorded);
+      for (const waiter of [...arrivals]) {
+        if (requests.length >= waiter.count) {
+          arrivals.delete(waiter);
+          waiter.resolve();
+        }
+      }
       const step = queue.shift() ?? text(599, 'script exhausted');
       step(res, recorded);
     });
@@ -98,6 +105,11 @@ export async function startScriptedServer(steps: Step[] = [], port = 0) {
     url: `http://127.0.0.1:${bound}`,
     port: bound,
     requests,
+    /** Resolves once the server has received `count` requests in all (headers and body). */
+    received(count: number): Promise<void> {
+      if (requests.length >= count) return Promise.resolve();
+      return new Promise((resolve) => arrivals.add({ count, resolve }));
+    },
     /** Appends steps to the script. */
     script(...more: Step[]) {
       queue.push(...more);
