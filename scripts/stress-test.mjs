@@ -1,10 +1,11 @@
 // `pnpm test:stress`: runs `pnpm test` several times in a row while other processes keep every
 // core busy, as on a loaded CI machine, and says per run whether it passed and how long it took.
 //
-// Usage: pnpm test:stress [--runs N] [--burners N] [--verbose]
+// Usage: pnpm test:stress [--runs N] [--burners N] [--verbose] [-- ARGS]
 //   --runs N     how many `pnpm test` runs, one after the other (default 3)
 //   --burners N  busy-loop processes kept running meanwhile (default: one per core; 0 = no load)
 //   --verbose    stream each run's output here instead of only writing it to its log file
+//   -- ARGS      passed on to `pnpm test`, so to turbo (e.g. `-- --concurrency=1`)
 //
 // Each run's output goes to test-results/stress/run-N.log; the failed tests of a run are listed
 // from the JSON reports vitest writes into test-results/. Exits non-zero when any run failed.
@@ -19,7 +20,8 @@ const root = join(import.meta.dirname, '..');
 const resultsDir = join(root, 'test-results');
 const logDir = join(resultsDir, 'stress');
 
-const { values } = parseArgs({
+const { values, positionals: testArgs } = parseArgs({
+  allowPositionals: true,
   options: {
     runs: { type: 'string', default: '3' },
     burners: { type: 'string', default: String(availableParallelism()) },
@@ -33,7 +35,9 @@ if (!Number.isInteger(burnerCount) || burnerCount < 0)
   usage('--burners must be a whole number of at least 0');
 
 function usage(message) {
-  console.error(`${message}\nusage: pnpm test:stress [--runs N] [--burners N] [--verbose]`);
+  console.error(
+    `${message}\nusage: pnpm test:stress [--runs N] [--burners N] [--verbose] [-- ARGS]`,
+  );
   process.exit(2);
 }
 
@@ -90,7 +94,7 @@ async function failedTests() {
 function runTests(logFile) {
   return new Promise((resolve) => {
     const log = createWriteStream(logFile);
-    current = spawn('pnpm', ['test'], {
+    current = spawn('pnpm', ['test', ...testArgs], {
       cwd: root,
       env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1', FORCE_COLOR: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -108,7 +112,7 @@ function runTests(logFile) {
 
 await mkdir(logDir, { recursive: true });
 console.log(
-  `pnpm test × ${runs}, with ${burnerCount} busy-loop process(es) on ${availableParallelism()} core(s); logs in ${logDir}`,
+  `pnpm test${testArgs.map((arg) => ` ${arg}`).join('')} × ${runs}, with ${burnerCount} busy-loop process(es) on ${availableParallelism()} core(s); logs in ${logDir}`,
 );
 const results = [];
 for (let run = 1; run <= runs; run++) {
