@@ -2,7 +2,6 @@
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Renderer, type RenderParams, renderKey } from '../src/index.js';
 
@@ -20,7 +19,13 @@ afterEach(async () => {
   for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
 });
 
-/** An ffmpeg that logs when each run starts and ends, around the real one. */
+/**
+ * A stand-in for ffmpeg that logs when each run starts and ends, and in between takes a moment
+ * and writes its output file. These tests are about how the renderer runs its children, not
+ * about the pictures (the contract and browser suites render real ones): the real ffmpeg would
+ * only add CPU work, which a busy machine makes slow. A moment long enough that runs started
+ * together would overlap in the log.
+ */
 async function loggingFfmpeg() {
   const dir = await mkdtemp(join(tmpdir(), 'wan-render-test-'));
   dirs.push(dir);
@@ -28,7 +33,7 @@ async function loggingFfmpeg() {
   const script = join(dir, 'ffmpeg');
   await writeFile(
     script,
-    `#!/bin/sh\necho start >> "${log}"\n"${ffmpegInstaller.path}" "$@"\nrc=$?\necho end >> "${log}"\nexit $rc\n`,
+    `#!/bin/sh\necho start >> "${log}"\nsleep 0.2\nfor arg; do out="$arg"; done\necho video > "$out"\necho end >> "${log}"\n`,
   );
   await chmod(script, 0o755);
   return {
@@ -66,15 +71,10 @@ describe('Renderer', () => {
   });
 
   it('lets renderers that share a storage directory render the same video at once', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'wan-render-test-'));
-    dirs.push(dir);
-    // A stand-in for ffmpeg that writes its output file at once: this is about the files only.
-    const script = join(dir, 'ffmpeg');
-    await writeFile(script, '#!/bin/sh\nfor arg; do out="$arg"; done\necho video > "$out"\n');
-    await chmod(script, 0o755);
-    const storageDir = join(dir, 'videos');
+    const ffmpeg = await loggingFfmpeg();
+    const storageDir = join(ffmpeg.dir, 'videos');
     const renderers = [1, 2, 3, 4].map(
-      () => new Renderer({ storageDir, maxConcurrentRenders: 1, ffmpegPath: script }),
+      () => new Renderer({ storageDir, maxConcurrentRenders: 1, ffmpegPath: ffmpeg.script }),
     );
     const files = await Promise.all(renderers.map((renderer) => renderer.render(base)));
     expect(new Set(files).size).toBe(1);
