@@ -7,19 +7,9 @@ import { NovitaClient, pollTask, type TaskSnapshot } from '@wan-video/core';
 import { inject, onTestFinished } from 'vitest';
 import { type Emulator, type EmulatorOptions, startEmulator } from '../../src/index.js';
 
-export const KEY = 'contract-test-key';
-export const AUTH = { authorization: `Bearer ${KEY}` } as const;
+import { AUTH, KEY, wire } from './wire.js';
 
-/** A small valid create body: 832×480, few steps, so the task is quick. */
-export const wire = (patch: Record<string, unknown> = {}) => ({
-  model_name: 'wan2.1-t2v',
-  width: 832,
-  height: 480,
-  seed: 1,
-  prompt: 'a lighthouse at dusk, waves',
-  steps: 4,
-  ...patch,
-});
+export { AUTH, KEY, SHARED_VIDEOS, wire } from './wire.js';
 
 /**
  * Emulators started by a test file, closed by `stopAll`. They keep their videos in the run's
