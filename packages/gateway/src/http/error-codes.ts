@@ -19,12 +19,13 @@ import {
   visit,
 } from 'graphql';
 import {
+  type GraphQLParams,
   handleStreamOrSingleExecutionResult,
   isAsyncIterable,
   mapAsyncIterator,
   type Plugin,
 } from 'graphql-yoga';
-import { badUserInput, codeForStatus, type ErrorCode } from '../errors.js';
+import { badUserInput, codeForStatus, type ErrorCode, isErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 /**
@@ -46,6 +47,9 @@ import type { Logger } from '../logger.js';
  */
 export function useErrorCodes(logger: Logger): Plugin {
   const code = (result: ExecutionResult) => withErrorCodes(result, logger);
+  // yoga strips its internals when it answers over HTTP; graphql-ws sends results as they are.
+  const codeFor = (args: ExecutionArgs) =>
+    overHttp(args) ? code : (result: ExecutionResult) => forTheWire(result, logger);
   return {
     onParse() {
       return ({ result, replaceParseResult }) => {
@@ -55,8 +59,19 @@ export function useErrorCodes(logger: Logger): Plugin {
       };
     },
     onValidate({ params }) {
-      return ({ valid, result, setResult }) => {
-        if (valid) return;
+      return ({ valid, result, setResult, context }) => {
+        if (valid) {
+          // yoga refuses this while parsing an HTTP request; graphql-ws would answer it uncoded.
+          const { operationName } = (context as { params?: GraphQLParams }).params ?? {};
+          if (!getOperationAST(params.documentAST, operationName)) {
+            setResult([
+              new GraphQLError('Could not determine what operation to execute.', {
+                extensions: { code: 'OPERATION_RESOLUTION_FAILURE' },
+              }),
+            ]);
+          }
+          return;
+        }
         // A scalar that refused a literal (`seed: "x"`) says BAD_USER_INPUT: add the issue's path.
         setResult(
           result.map((error) =>
@@ -70,20 +85,22 @@ export function useErrorCodes(logger: Logger): Plugin {
     onExecute({ args, setResultAndStopExecution }) {
       const refused = variableErrors(args);
       if (refused) setResultAndStopExecution(refused);
+      const finish = codeFor(args);
       return {
         onExecuteDone: (payload) =>
           handleStreamOrSingleExecutionResult(payload, ({ result, setResult }) =>
-            setResult(code(result)),
+            setResult(finish(result)),
           ),
       };
     },
     onSubscribe({ args, setResultAndStopExecution }) {
       const refused = variableErrors(args);
       if (refused) setResultAndStopExecution(refused);
+      const finish = codeFor(args);
       return {
         onSubscribeResult: (payload) =>
           handleStreamOrSingleExecutionResult(payload, ({ result, setResult }) =>
-            setResult(code(result)),
+            setResult(finish(result)),
           ),
       };
     },
@@ -98,16 +115,45 @@ export function useErrorCodes(logger: Logger): Plugin {
 
 /** `result` with a code on every error; the same object when every error already has one. */
 export function withErrorCodes<T extends ExecutionResult>(result: T, logger: Logger): T {
-  if (!result.errors?.some((error) => codeOf(error) === undefined)) return result;
+  if (result.errors?.every(hasOurCode) !== false) return result;
   return { ...result, errors: result.errors.map((error) => coded(error, logger)) };
 }
 
-/** An error with a code: its own, one from its HTTP status, or masked as unexpected. */
+/** Codes yoga and its libraries use for what we call otherwise. */
+const LIBRARY_CODES: Readonly<Record<string, ErrorCode>> = {
+  REQUEST_ENTITY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+};
+
+/**
+ * `result` for a transport that writes results as they are (graphql-ws, graphql-sse): our codes,
+ * and nothing of what yoga keeps for itself (`http`, `unexpected`).
+ */
+export function forTheWire(result: ExecutionResult, logger: Logger): ExecutionResult {
+  if (!result.errors) return result;
+  return {
+    ...result,
+    errors: result.errors.map((original) => {
+      const error = coded(original, logger);
+      const { http, unexpected, ...extensions } = error.extensions;
+      if (http === undefined && unexpected === undefined) return error;
+      return new GraphQLError(error.message, {
+        ...(error.nodes ? { nodes: error.nodes } : {}),
+        ...(error.path ? { path: error.path } : {}),
+        extensions,
+      });
+    }),
+  };
+}
+
+/** An error with one of our codes: its own, one from its HTTP status, or masked as unexpected. */
 export function coded(error: GraphQLError, logger: Logger): GraphQLError {
-  if (codeOf(error) !== undefined) return error;
+  const code = codeOf(error);
+  if (isErrorCode(code)) return error;
+  const alias = typeof code === 'string' ? LIBRARY_CODES[code] : undefined;
+  if (alias) return recode(error, alias, { override: true });
   const status = (error.extensions.http as { status?: unknown } | undefined)?.status;
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    return recode(error, codeForStatus(status));
+    return recode(error, codeForStatus(status), { override: true });
   }
   logger.error({ err: error.originalError ?? error }, 'an error without a code was masked');
   return new GraphQLError('Unexpected error.', {
@@ -118,16 +164,17 @@ export function coded(error: GraphQLError, logger: Logger): GraphQLError {
 }
 
 const codeOf = (error: GraphQLError): unknown => error.extensions.code;
+const hasOurCode = (error: GraphQLError) => isErrorCode(codeOf(error));
 
-/** A copy of `error` with `code` (an existing code wins). */
-function recode(error: GraphQLError, code: ErrorCode): GraphQLError {
+/** A copy of `error` with `code` (an existing code wins, unless `override`). */
+function recode(error: GraphQLError, code: ErrorCode, { override = false } = {}): GraphQLError {
   return new GraphQLError(error.message, {
     ...(error.nodes
       ? { nodes: error.nodes }
       : { source: error.source, positions: error.positions }),
     ...(error.path ? { path: error.path } : {}),
     ...(error.originalError ? { originalError: error.originalError } : {}),
-    extensions: { code, ...error.extensions },
+    extensions: override ? { ...error.extensions, code } : { code, ...error.extensions },
   });
 }
 
@@ -211,9 +258,12 @@ function variableErrors(args: ExecutionArgs): ExecutionResult | undefined {
     path: [...(usages.get(String(name)) ?? [String(name)]), ...rest],
   }));
   const errors = byArgument(located);
-  const overHttp = (args.contextValue as { request?: unknown } | undefined)?.request !== undefined;
-  return { errors: overHttp ? errors.map(asRequestError) : errors };
+  return { errors: overHttp(args) ? errors.map(asRequestError) : errors };
 }
+
+/** Whether yoga answers this operation over HTTP (graphql-ws's context has no `request`). */
+const overHttp = (args: ExecutionArgs) =>
+  (args.contextValue as { request?: unknown } | undefined)?.request !== undefined;
 
 /** Tells yoga the status of a request error (it strips `http` before answering). */
 const asRequestError = (error: GraphQLError) =>

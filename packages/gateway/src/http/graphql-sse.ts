@@ -10,7 +10,7 @@ import {
 import type { Auth } from '../auth.js';
 import { codeForStatus, errorBody } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { coded } from './error-codes.js';
+import { forTheWire } from './error-codes.js';
 
 /** Where a stream reserved in single-connection mode is named (graphql-sse's TOKEN_HEADER_KEY). */
 const TOKEN_HEADER = 'x-graphql-event-stream-token';
@@ -60,6 +60,9 @@ export function useGraphQLOverSSE(options: GraphQLSSEOptions): Plugin {
           },
         ];
       }
+      // A reservation always gets a fresh token: graphql-sse's client sends its last token again
+      // when `headers` is an object, and a client should never choose its own.
+      if (request.method === 'PUT') return crypto.randomUUID();
       return (
         request.headers.get(TOKEN_HEADER) ??
         new URL(request.url, 'http://gateway.invalid').searchParams.get('token') ??
@@ -133,27 +136,6 @@ const asGraphQLError = (error: unknown): GraphQLError =>
     : new GraphQLError('Unexpected error.', {
         ...(error instanceof Error ? { originalError: error } : {}),
       });
-
-/**
- * Codes on every error, and without what yoga keeps for itself (`http`, `unexpected`): yoga
- * strips them when it answers, graphql-sse writes results as they are.
- */
-function forTheWire(result: ExecutionResult, logger: Logger): ExecutionResult {
-  if (!result.errors) return result;
-  return {
-    ...result,
-    errors: result.errors.map((original) => {
-      const error = coded(original, logger);
-      const { http, unexpected, ...extensions } = error.extensions;
-      if (http === undefined && unexpected === undefined) return error;
-      return new GraphQLError(error.message, {
-        ...(error.nodes ? { nodes: error.nodes } : {}),
-        ...(error.path ? { path: error.path } : {}),
-        extensions,
-      });
-    }),
-  };
-}
 
 /** A refusal of the protocol itself (a JSON body without codes), with a code from its status. */
 async function withCode(response: Response): Promise<Response> {
