@@ -18,6 +18,9 @@ beforeAll(async () => {
 });
 afterAll(() => stack.stop());
 
+/** The order statuses go through; a subscription never goes back in it. */
+const ORDER = ['QUEUED', 'PROCESSING', 'SUCCEEDED'];
+
 async function generate(input: Record<string, unknown> = smallInput()) {
   const { body } = await stack.gql(GENERATE, { input });
   expect(body.errors).toBeUndefined();
@@ -55,7 +58,10 @@ describe('generateVideo', () => {
     await sub.done;
     expect(sub.errors).toEqual([]);
     const statuses = sub.events.map((e) => e.status);
-    expect(statuses[0]).toBe('QUEUED');
+    // The first event is the task as it stands when the subscription starts: QUEUED, or already
+    // PROCESSING when the emulator's short queue (150 ms here) ended first on a busy machine.
+    expect(['QUEUED', 'PROCESSING']).toContain(statuses[0]);
+    expect(statuses).toEqual([...statuses].sort((a, b) => ORDER.indexOf(a) - ORDER.indexOf(b)));
     expect(statuses.at(-1)).toBe('SUCCEEDED');
     expect(statuses).toContain('PROCESSING');
     const progress = sub.events.map((e) => e.progressPercent);
@@ -75,7 +81,7 @@ describe('generateVideo', () => {
     const seen: any[] = [];
     for await (const message of sse(stack.gateway.graphqlUrl, WATCH, { id: task.id }))
       seen.push(message.data.videoTask);
-    expect(seen[0].status).toBe('QUEUED');
+    expect(['QUEUED', 'PROCESSING']).toContain(seen[0].status);
     expect(seen.at(-1).status).toBe('SUCCEEDED');
   });
 
