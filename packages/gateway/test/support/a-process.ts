@@ -88,10 +88,12 @@ export async function runGatewayToExit(
 /**
  * Starts `node --conditions=@wan-video/source --import tsx src/bin.ts` with `env` on `port`,
  * and waits for `GET /healthz` to answer 200 (or for the process to die, which rejects).
+ * `options.healthyWithinMs` bounds that wait (20 s by default).
  */
 export async function startGatewayProcess(
   port: number,
   env: Record<string, string>,
+  options: { readonly healthyWithinMs?: number } = {},
 ): Promise<GatewayProcess> {
   const child = spawn(process.execPath, gatewayArgs, {
     cwd: PACKAGE_DIR,
@@ -176,7 +178,7 @@ export async function startGatewayProcess(
       const response = await fetch(`${url}/healthz`);
       if (response.status !== 200) throw new Error(`healthz answered ${response.status}`);
     },
-    { timeout: 20_000, interval: 50 },
+    { timeout: options.healthyWithinMs ?? 20_000, interval: 50 },
   );
   const died = exited.then((exit) => {
     throw new Error(
