@@ -11,8 +11,8 @@ export default mergeConfig(sharedConfig(import.meta.dirname, 'react-hooks'), {
     // Node's environment, with a DOM from happy-dom added by the setup file (see there why).
     environment: 'node',
     setupFiles: ['./test/support/dom.ts'],
+    // Renders the videos the tests wait for, once, before the suites.
+    globalSetup: ['./test/support/video-dir.ts'],
     server: { deps: { inline: ['@pothos/core'] } },
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
   },
 });

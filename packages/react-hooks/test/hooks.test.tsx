@@ -15,6 +15,7 @@ import {
   VideoGatewayProvider,
 } from '../src/index.js';
 import { countingWebSocket, type LiveGateway, startLiveGateway } from './support/live-gateway.js';
+import { INPUT, LONG_INPUT } from './support/videos.js';
 
 let live: LiveGateway;
 beforeAll(async () => {
@@ -26,17 +27,11 @@ afterEach(() => {
   live.emulator.setFaults({});
 });
 
-const input = {
-  prompt: 'a lighthouse at dusk',
-  width: 832,
-  height: 480,
-  steps: 10,
-  seed: 3,
-} as const;
+const input = INPUT;
 
 /**
- * How long a wait for a task to end may take: its video is rendered by ffmpeg, which a busy
- * machine slows down. Under the 30 s test timeout, so a stuck task fails with what it shows.
+ * How long a wait for a task to end may take (its upstream time, a few seconds, on a busy
+ * machine): under the 30 s test timeout, so a stuck task fails showing where it stopped.
  */
 const UNTIL_RENDERED = { timeout: 25_000 } as const;
 
@@ -223,13 +218,13 @@ describe('useVideoTask', () => {
 
   it('reconnects and resumes after the server drops the socket, with one final event', async () => {
     // A slower emulator of its own: about 5 s upstream, long enough to drop the socket in the
-    // middle, with the smallest video to render (a big one would only add CPU work).
+    // middle (its video is rendered before the suites, like the others).
     const slow = await startLiveGateway({}, { timeScale: 5 });
     onTestFinished(async () => {
       cleanup();
       await slow.stop();
     });
-    const task = await createTask({ width: 832, height: 480, steps: 40, seed: 43 }, slow);
+    const task = await createTask(LONG_INPUT, slow);
     const { props, ws } = providerProps({}, slow);
     const finals: string[] = [];
     function Final() {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { type Emulator, startEmulator } from '@wan-video/emulator';
 import { createGateway, type Gateway, readConfig } from '@wan-video/gateway';
+import { inject } from 'vitest';
 import WebSocket from 'ws';
 
 export const FAST_POLL = { minIntervalMs: 50, maxIntervalMs: 250, idleIntervalMs: 50 } as const;
@@ -49,9 +50,10 @@ export async function startLiveGateway(
   options: LiveGatewayOptions = {},
 ): Promise<LiveGateway> {
   const dir = await mkdtemp(join(tmpdir(), 'wan-hooks-test-'));
+  // The run's video directory, where the videos the tests wait for are already rendered.
   const emulator = await startEmulator({
     timeScale: options.timeScale ?? 20,
-    storageDir: join(dir, 'videos'),
+    storageDir: inject('videoDir'),
   });
   const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
   const configOn = (port: number) =>
