@@ -10,6 +10,8 @@ export default mergeConfig(sharedConfig(import.meta.dirname, 'playground'), {
   test: {
     environment: 'node',
     server: { deps: { inline: ['@pothos/core'] } },
+    // Renders the video the end-to-end test generates, once, before it.
+    globalSetup: ['./test/support/video-dir.ts'],
     // One browser at a time on a 2-core machine.
     fileParallelism: false,
   },
