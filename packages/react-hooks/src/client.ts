@@ -1,4 +1,12 @@
 import { safeParseVideoInput, type VideoInput } from '@wan-video/core';
+import {
+  GatewayInfoQuery,
+  GenerateVideoMutation,
+  type ResultOf,
+  type VariablesOf,
+  VideoTaskSubscription,
+  VideoTasksQuery,
+} from '@wan-video/operations';
 import { ClientError, GraphQLClient } from 'graphql-request';
 import { createClient, type Client as WsClient } from 'graphql-ws';
 import {
@@ -8,12 +16,9 @@ import {
   VideoGatewayError,
 } from './errors.js';
 import {
-  GATEWAY_INFO,
   type GatewayInfo,
-  GENERATE_VIDEO,
   isTerminal,
-  VIDEO_TASK_SUBSCRIPTION,
-  VIDEO_TASKS,
+  textOf,
   type VideoTask,
   type VideoTaskPage,
 } from './operations.js';
@@ -110,9 +115,9 @@ export class VideoGatewayClient {
         })),
       });
     }
-    const data = await this.#request<{ generateVideo: VideoTask }>(
-      GENERATE_VIDEO,
-      { input, idempotencyKey: options.idempotencyKey ?? null },
+    const data = await this.#request(
+      GenerateVideoMutation,
+      { input: input as AsSent<VideoInput>, idempotencyKey: options.idempotencyKey ?? null },
       options.signal,
     );
     this.prime(data.generateVideo);
@@ -121,12 +126,7 @@ export class VideoGatewayClient {
 
   /** The caller's tasks, newest first. */
   async listTasks(first = 20, after?: string, signal?: AbortSignal): Promise<VideoTaskPage> {
-    const data = await this.#request<{
-      videoTasks: {
-        edges: { node: VideoTask }[];
-        pageInfo: { hasNextPage: boolean; endCursor: string | null };
-      };
-    }>(VIDEO_TASKS, { first, after: after ?? null }, signal);
+    const data = await this.#request(VideoTasksQuery, { first, after: after ?? null }, signal);
     return {
       tasks: data.videoTasks.edges.map((edge) => edge.node),
       hasNextPage: data.videoTasks.pageInfo.hasNextPage,
@@ -136,7 +136,7 @@ export class VideoGatewayClient {
 
   /** How the gateway runs (emulated upstream, auth required, limits). */
   async gatewayInfo(signal?: AbortSignal): Promise<GatewayInfo> {
-    return (await this.#request<{ gateway: GatewayInfo }>(GATEWAY_INFO, {}, signal)).gateway;
+    return (await this.#request(GatewayInfoQuery, {}, signal)).gateway;
   }
 
   /** The state of a task now (stable between changes, for `useSyncExternalStore`). */
@@ -213,8 +213,9 @@ export class VideoGatewayClient {
   #open(id: string, entry: Entry) {
     this.#set(entry, { isLive: true, error: null });
     let ended = false;
-    const dispose = this.#wsClient().subscribe<{ videoTask: VideoTask }>(
-      { query: VIDEO_TASK_SUBSCRIPTION, variables: { id } },
+    const variables: VariablesOf<typeof VideoTaskSubscription> = { id };
+    const dispose = this.#wsClient().subscribe<ResultOf<typeof VideoTaskSubscription>>(
+      { query: textOf(VideoTaskSubscription), variables },
       {
         next: (result) => {
           if (result.errors?.length) {
@@ -283,15 +284,16 @@ export class VideoGatewayClient {
     return this.#http;
   }
 
-  async #request<T>(
-    document: string,
-    variables: Record<string, unknown>,
+  /** Runs a query or mutation over HTTP: variables and result typed by the document. */
+  async #request<Document extends HttpDocument>(
+    document: Document,
+    variables: VariablesOf<Document>,
     signal?: AbortSignal,
-  ): Promise<T> {
+  ): Promise<ResultOf<Document>> {
     const token = await this.#options.getAuthToken?.();
     try {
-      return await this.#httpClient().request<T>({
-        document,
+      return await this.#httpClient().request<ResultOf<Document>>({
+        document: textOf(document),
         variables,
         requestHeaders: token ? { authorization: `Bearer ${token}` } : {},
         ...(signal ? { signal } : {}),
@@ -314,6 +316,15 @@ export class VideoGatewayClient {
     }
   }
 }
+
+/**
+ * Core's input as JSON sends it: a member left `undefined` is not sent, so the schema's input
+ * type (which has no `undefined` members) must accept the rest, field by field.
+ */
+type AsSent<T> = { [K in keyof T]: Exclude<T[K], undefined> };
+
+/** The documents `#request` sends. */
+type HttpDocument = typeof GenerateVideoMutation | typeof VideoTasksQuery | typeof GatewayInfoQuery;
 
 function isCloseEvent(event: unknown): event is { code: number; reason: string } {
   return (

@@ -1,52 +1,5 @@
+import { EXAMPLES } from '@wan-video/operations';
 import { useState } from 'react';
-
-const EXAMPLES = [
-  {
-    id: 'mutation',
-    title: 'Start a video',
-    note: 'Returns at once with the task QUEUED.',
-    code: `mutation Generate {
-  generateVideo(
-    input: {
-      prompt: "a lighthouse at dusk, waves crashing"
-      width: 832
-      height: 480
-      steps: 20
-    }
-  ) {
-    id
-    status
-  }
-}`,
-  },
-  {
-    id: 'subscription',
-    title: 'Watch it live',
-    note: 'The task now, then every change, until SUCCEEDED or FAILED.',
-    code: `subscription Watch($id: ID!) {
-  videoTask(id: $id) {
-    status
-    progressPercent
-    etaSeconds
-    failureReason
-    videos { url type expiresAt }
-  }
-}`,
-  },
-  {
-    id: 'query',
-    title: 'List your history',
-    note: 'Your tasks, newest first.',
-    code: `query History {
-  videoTasks(first: 20) {
-    edges {
-      node { id status createdAt input { prompt seed } }
-    }
-    pageInfo { hasNextPage endCursor }
-  }
-}`,
-  },
-] as const;
 
 function CopyButton({ text, label }: { text: string; label: string }) {
   const [state, setState] = useState<'idle' | 'copied' | 'failed'>('idle');
@@ -103,11 +56,11 @@ export function Explorer({ authRequired }: { authRequired: boolean }) {
               <h3 className="example-title" id={`example-${example.id}`}>
                 {example.title}
               </h3>
-              <CopyButton text={example.code} label={example.id} />
+              <CopyButton text={example.text} label={example.id} />
             </div>
             <p className="muted small-text">{example.note}</p>
             <pre>
-              <code>{example.code}</code>
+              <code>{example.text}</code>
             </pre>
           </section>
         ))}
