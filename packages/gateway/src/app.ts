@@ -4,6 +4,7 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { type PollPolicy, TASK_RESULT_PATH } from '@wan-video/core';
 import type { Emulator, EmulatorOptions } from '@wan-video/emulator';
+import { EXAMPLE_OPERATIONS } from '@wan-video/operations';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import type { DestinationStream } from 'pino';
 import { createAuth } from './auth.js';
@@ -445,32 +446,3 @@ class RequestCounter {
     });
   }
 }
-
-const EXAMPLE_OPERATIONS = `# Start a video (it returns at once, QUEUED), then watch it live.
-# Run "Generate", copy the id into the variables, then run "Watch".
-
-mutation Generate {
-  generateVideo(input: { prompt: "a lighthouse at dusk, waves crashing", width: 832, height: 480, steps: 20 }) {
-    id
-    status
-  }
-}
-
-subscription Watch($id: ID!) {
-  videoTask(id: $id) {
-    id
-    status
-    progressPercent
-    etaSeconds
-    failureReason
-    videos { url type expiresAt }
-  }
-}
-
-query History {
-  videoTasks(first: 10) {
-    edges { node { id status createdAt input { prompt seed } } }
-    pageInfo { hasNextPage endCursor }
-  }
-}
-`;
