@@ -9,6 +9,8 @@ export default mergeConfig(sharedConfig(import.meta.dirname, 'gateway'), {
   resolve: { alias: { graphql: require.resolve('graphql') } },
   test: {
     server: { deps: { inline: ['@pothos/core'] } },
+    // Gateway child processes start from one esbuild bundle made here, not through tsx.
+    globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },

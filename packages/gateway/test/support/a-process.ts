@@ -55,7 +55,13 @@ export interface GatewayProcess {
 
 const live = new Set<GatewayProcess>();
 
-const gatewayArgs = ['--conditions=@wan-video/source', '--import', 'tsx', 'src/bin.ts'];
+/**
+ * How a child gateway runs: the bundle the global setup made (one file, quick to load on a busy
+ * machine), or `src/bin.ts` through tsx when a test file runs without it.
+ */
+const gatewayArgs = process.env.WAN_GATEWAY_TEST_BIN
+  ? ['--enable-source-maps', process.env.WAN_GATEWAY_TEST_BIN]
+  : ['--conditions=@wan-video/source', '--import', 'tsx', 'src/bin.ts'];
 
 function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const { NODE_OPTIONS: _ignored, ...inherited } = process.env;
@@ -178,7 +184,7 @@ export async function startGatewayProcess(
       const response = await fetch(`${url}/healthz`);
       if (response.status !== 200) throw new Error(`healthz answered ${response.status}`);
     },
-    { timeout: options.healthyWithinMs ?? 20_000, interval: 50 },
+    { timeout: options.healthyWithinMs ?? 60_000, interval: 50 },
   );
   const died = exited.then((exit) => {
     throw new Error(
