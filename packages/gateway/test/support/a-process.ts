@@ -184,7 +184,7 @@ export async function startGatewayProcess(
       const response = await fetch(`${url}/healthz`);
       if (response.status !== 200) throw new Error(`healthz answered ${response.status}`);
     },
-    { timeout: options.healthyWithinMs ?? 60_000, interval: 50 },
+    { timeout: options.healthyWithinMs ?? 20_000, interval: 50 },
   );
   const died = exited.then((exit) => {
     throw new Error(
