@@ -27,6 +27,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const HOOKS_DIR = join(import.meta.dirname, '..');
 const CORE_DIR = join(HOOKS_DIR, '../core');
+const OPERATIONS_DIR = join(HOOKS_DIR, '../operations');
 const README = join(HOOKS_DIR, 'README.md');
 
 /** The README's code blocks that name their file: ```tsx title="src/App.tsx" … ``` */
@@ -125,7 +126,7 @@ function pointedAt(manifest: Record<string, unknown>): string[] {
 }
 
 /** The app `npm create vite@latest -- --template react-ts` makes (create-vite 9.3), trimmed. */
-function appFiles(core: Packed, hooks: Packed): Record<string, string> {
+function appFiles(core: Packed, operations: Packed, hooks: Packed): Record<string, string> {
   return {
     'package.json': JSON.stringify(
       {
@@ -135,6 +136,7 @@ function appFiles(core: Packed, hooks: Packed): Record<string, string> {
         type: 'module',
         dependencies: {
           '@wan-video/core': `file:${core.file}`,
+          '@wan-video/operations': `file:${operations.file}`,
           '@wan-video/react-hooks': `file:${hooks.file}`,
           react: '^19.3.1',
           'react-dom': '^19.3.1',
@@ -236,6 +238,7 @@ describe('the packed packages in a new Vite + React app', () => {
   let temp: string;
   let app: string;
   let core: Packed;
+  let operations: Packed;
   let hooks: Packed;
   let built = false;
 
@@ -243,14 +246,15 @@ describe('the packed packages in a new Vite + React app', () => {
     // Outside the repository: no workspace, no hoisted node_modules above it.
     temp = await mkdtemp(join(tmpdir(), 'wan-hooks-tarball-'));
     app = join(temp, 'app');
-    // One after the other: the hooks' prepack builds core too.
+    // One after the other: the hooks' prepack builds core and operations too.
     core = await pack(CORE_DIR, join(temp, 'packs', 'core'));
+    operations = await pack(OPERATIONS_DIR, join(temp, 'packs', 'operations'));
     hooks = await pack(HOOKS_DIR, join(temp, 'packs', 'react-hooks'));
   }, 120_000);
 
   beforeAll(async () => {
     await mkdir(join(app, 'src'), { recursive: true });
-    for (const [path, content] of Object.entries(appFiles(core, hooks))) {
+    for (const [path, content] of Object.entries(appFiles(core, operations, hooks))) {
       await writeFile(join(app, path), content);
     }
     // The README's blocks, pasted as they are written.
@@ -274,7 +278,7 @@ describe('the packed packages in a new Vite + React app', () => {
   });
 
   it('packs dist with types, versions instead of workspace: ranges, react as a peer', () => {
-    for (const packed of [core, hooks]) {
+    for (const packed of [core, operations, hooks]) {
       const { manifest, entries } = packed;
       expect(JSON.stringify(manifest)).not.toContain('workspace:');
       expect(entries).toEqual(
@@ -290,7 +294,10 @@ describe('the packed packages in a new Vite + React app', () => {
     }
     expect(hooks.manifest.dependencies).toMatchObject({
       '@wan-video/core': core.manifest.version,
+      '@wan-video/operations': operations.manifest.version,
     });
+    // tsc does not emit the generated introspection (a .d.ts); the build copies it.
+    expect(operations.entries).toContain('package/dist/graphql-env.d.ts');
     expect(hooks.manifest.peerDependencies).toEqual({ react: '^18.2.0 || ^19.0.0' });
     expect(hooks.manifest.dependencies).not.toHaveProperty('react');
     expect(core.manifest.dependencies).toEqual({ zod: expect.any(String) });
