@@ -39,6 +39,10 @@ export const LIMITS = {
   guidanceScale: { min: 0, max: 10, default: 5 },
   flowShift: { min: 1, max: 10, default: 5 },
   loras: { maxItems: 3 },
+  /** A LoRA's `path`: a model name or URL, as the upstream takes it. */
+  loraPath: { minLength: 1, maxLength: 1024 },
+  /** The wire body's `extra.webhook.url` (the gateway writes it; no client does). */
+  webhookUrl: { minLength: 1, maxLength: 2048 },
 } as const;
 
 /** The statuses a webhook test event may simulate. */

@@ -60,7 +60,7 @@ const steps = integer(LIMITS.steps);
 const guidanceScale = decimal(LIMITS.guidanceScale);
 const flowShift = decimal(LIMITS.flowShift);
 const lora = z.object({
-  path: z.string().min(1),
+  path: text(LIMITS.loraPath),
   scale: z.number(),
 });
 const loras = z.array(lora).max(LIMITS.loras.maxItems);
@@ -147,7 +147,7 @@ export type VideoInput = z.input<typeof videoInputSchema>;
 export type ResolvedVideoInput = z.output<typeof videoInputSchema>;
 
 const webhook = z.object({
-  url: z.url({ protocol: /^https?$/ }),
+  url: text(LIMITS.webhookUrl).pipe(z.url({ protocol: /^https?$/ })),
   test_mode: z
     .object({
       enabled: z.boolean(),
