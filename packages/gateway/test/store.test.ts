@@ -327,6 +327,84 @@ describe.each(BACKENDS)('$name', ({ storage: createStorage, reasonWithNul }) => 
     });
   });
 
+  describe('adopt', () => {
+    it('gives a CREATING task the upstream id the upstream proved it has: QUEUED, version bumped', async () => {
+      const task = created(await store.insert(newTask(owner), NO_LIMIT));
+      const adopted = await replica.adopt(task.id, `${owner}-up`, T0 + 10);
+      expect(adopted).toEqual({
+        ...task,
+        upstreamTaskId: `${owner}-up`,
+        status: 'QUEUED',
+        updatedAt: T0 + 10,
+        version: 2,
+      });
+      expect(await store.get(task.id)).toEqual(adopted);
+      // Once it has an id, nothing adopts it again: not the same id, not another.
+      expect(await store.adopt(task.id, `${owner}-up`, T0 + 11)).toBeUndefined();
+      expect(await store.adopt(task.id, `${owner}-other`, T0 + 11)).toBeUndefined();
+      expect(await store.get(task.id)).toEqual(adopted);
+    });
+
+    it('brings back a task FAILED without an upstream id, clearing the failure', async () => {
+      const task = created(await store.insert(newTask(owner), NO_LIMIT));
+      const failed = await store.fail(task.id, 'interrupted while being created', T0 + 1);
+      const adopted = await store.adopt(task.id, `${owner}-up`, T0 + 2);
+      expect(adopted).toEqual({
+        ...failed,
+        upstreamTaskId: `${owner}-up`,
+        status: 'QUEUED',
+        failureReason: null,
+        etaSeconds: null,
+        completedAt: null,
+        updatedAt: T0 + 2,
+        version: failed.version + 1,
+      });
+      expect(await store.countInFlight(owner)).toBe(1);
+      expect((await store.unfinished()).map((record) => record.id)).toContain(task.id);
+    });
+
+    it('leaves every other task as it is', async () => {
+      const queued = await store.markCreated(
+        created(await store.insert(newTask(owner), NO_LIMIT)).id,
+        `${owner}-first`,
+        T0,
+      );
+      const ended = await store.applySnapshot(
+        queued.id,
+        snapshot({ taskId: `${owner}-first`, status: 'FAILED', failureReason: 'upstream said no' }),
+        T0 + 1,
+        queued.version,
+      );
+      expect(await store.adopt(queued.id, `${owner}-second`, T0 + 2)).toBeUndefined();
+      expect(await store.get(queued.id)).toEqual(ended);
+      expect(await store.adopt(`${owner}/missing`, `${owner}-third`, T0 + 2)).toBeUndefined();
+    });
+
+    it('refuses an upstream id another task already holds', async () => {
+      const holder = await store.markCreated(
+        created(await store.insert(newTask(owner), NO_LIMIT)).id,
+        `${owner}-held`,
+        T0,
+      );
+      const task = created(await store.insert(newTask(owner), NO_LIMIT));
+      expect(await store.adopt(task.id, `${owner}-held`, T0 + 1)).toBeUndefined();
+      expect(await store.get(task.id)).toEqual(task);
+      expect(await store.get(holder.id)).toEqual(holder);
+    });
+
+    it('lets exactly one of 10 concurrent adopts through', async () => {
+      const task = created(await store.insert(newTask(owner), NO_LIMIT));
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          (i % 2 ? replica : store).adopt(task.id, `${owner}-race-${i}`, T0 + i),
+        ),
+      );
+      const winners = results.filter((result) => result !== undefined);
+      expect(winners).toHaveLength(1);
+      expect(await store.get(task.id)).toEqual(winners[0]);
+    });
+  });
+
   describe('list', () => {
     it('pages newest first, ties broken by id, across pages of equal createdAt', async () => {
       const written: [string, number][] = [

@@ -327,6 +327,18 @@ export class PostgresTaskStore implements TaskStore {
     return rows[0] ? toRecord(rows[0]) : this.#must(id);
   }
 
+  async adopt(id: string, upstreamTaskId: string, now: number): Promise<TaskRecord | undefined> {
+    const { rows } = await this.#pool.query<Row>(
+      `UPDATE ${TABLE} SET upstream_task_id = $1, status = 'QUEUED', failure_reason = NULL,
+           eta_seconds = NULL, completed_at = NULL, updated_at = $2, version = version + 1
+         WHERE id = $3 AND upstream_task_id IS NULL AND status IN ('CREATING', 'FAILED')
+           AND NOT EXISTS (SELECT 1 FROM ${TABLE} AS other WHERE other.upstream_task_id = $1)
+         RETURNING *`,
+      [upstreamTaskId, now, id],
+    );
+    return rows[0] && toRecord(rows[0]);
+  }
+
   async applySnapshot(
     id: string,
     snapshot: TaskSnapshot,

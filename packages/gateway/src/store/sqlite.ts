@@ -186,6 +186,17 @@ export class SqliteTaskStore implements TaskStore {
     return row ? toRecord(row) : this.#must(id);
   }
 
+  async adopt(id: string, upstreamTaskId: string, now: number): Promise<TaskRecord | undefined> {
+    const row = this.#prepare<[string, number, string, string], Row>(
+      `UPDATE tasks SET upstream_task_id = ?, status = 'QUEUED', failure_reason = NULL,
+           eta_seconds = NULL, completed_at = NULL, updated_at = ?, version = version + 1
+         WHERE id = ? AND upstream_task_id IS NULL AND status IN ('CREATING', 'FAILED')
+           AND NOT EXISTS (SELECT 1 FROM tasks AS other WHERE other.upstream_task_id = ?)
+         RETURNING *`,
+    ).get(upstreamTaskId, now, id, upstreamTaskId);
+    return row ? toRecord(row) : undefined;
+  }
+
   async applySnapshot(
     id: string,
     snapshot: TaskSnapshot,

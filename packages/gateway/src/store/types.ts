@@ -89,6 +89,14 @@ export interface TaskStore {
     now: number,
     expectedVersion: number,
   ): Promise<TaskRecord | undefined>;
+  /**
+   * Records the upstream id of a task that never got one (CREATING, or FAILED without an upstream
+   * id: its create was interrupted or unconfirmed), after the upstream proved it has the task (a
+   * webhook confirmed by a read). The task becomes QUEUED: failure reason, eta and completion
+   * cleared, version bumped. `undefined`, changing nothing, when the task is unknown, already has
+   * an upstream id, is in any other state, or when another task already holds `upstreamTaskId`.
+   */
+  adopt(id: string, upstreamTaskId: string, now: number): Promise<TaskRecord | undefined>;
   /** Ends a task as FAILED with a reason, unless it already ended. Returns the task as it is now. */
   fail(id: string, reason: string, now: number): Promise<TaskRecord>;
   /** Removes a CREATING task the upstream provably never created, freeing its idempotency key. */
