@@ -7,6 +7,7 @@ import { createLimits } from './limits/rate.js';
 import type { Limits } from './limits/types.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { lockDatabase } from './store/lock.js';
 import { SqliteTaskStore } from './store/sqlite.js';
 import type { TaskStore } from './store/types.js';
 import { TaskWriter } from './task-writer.js';
@@ -113,6 +114,11 @@ export async function createParts(
           applicationName: 'wan-video-gateway',
         });
       } else {
+        // One process per SQLite file: a second one stops here, before touching any task.
+        if (config.databasePath !== ':memory:') {
+          const lock = lockDatabase(config.databasePath);
+          closers.push(async () => lock.release());
+        }
         store = new SqliteTaskStore(config.databasePath);
       }
     }
