@@ -13,6 +13,7 @@ import type { GatewayConfig } from './config.js';
 import { errorBody } from './errors.js';
 import { useErrorCodes, withLimitCodes } from './http/error-codes.js';
 import { useGraphQLOverSSE } from './http/graphql-sse.js';
+import { createPipelineGuard } from './http/pipelining.js';
 import {
   useHealth,
   useMetricsRoute,
@@ -206,7 +207,13 @@ export function createGateway(
       });
 
       const requests = new RequestCounter();
+      // A client that pipelines requests and reads nothing is cut off, not answered into memory.
+      const pipelining = createPipelineGuard({
+        onRefuse: (why) =>
+          logger.warn(why, 'closed an HTTP connection whose client reads too slowly'),
+      });
       const server = createServer((req, res) => {
+        if (pipelining.refuse(req, res)) return;
         // Long-lived SSE streams are not "in flight": shutdown does not wait for them.
         if (!String(req.headers.accept ?? '').includes('text/event-stream')) requests.track(res);
         const length = Number(req.headers['content-length'] ?? 0);
@@ -228,6 +235,7 @@ export function createGateway(
         metrics,
         maxMessageBytes: options.maxMessageBytes ?? 64 * 1024,
         accepting: () => accepting,
+        logger,
       });
 
       let host = config.host;

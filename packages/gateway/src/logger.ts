@@ -1,3 +1,4 @@
+import { format } from 'node:util';
 import pino, { type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
@@ -67,4 +68,35 @@ export function createLogger(options: {
     },
     options.destination ?? pino.destination({ sync: false }),
   );
+}
+
+type ConsoleMethod = 'log' | 'info' | 'debug' | 'trace' | 'warn' | 'error';
+const CONSOLE_LEVELS: Readonly<
+  Record<ConsoleMethod, 'info' | 'debug' | 'trace' | 'warn' | 'error'>
+> = { log: 'info', info: 'info', debug: 'debug', trace: 'trace', warn: 'warn', error: 'error' };
+
+/**
+ * Sends what libraries write with `console` (graphql-ws prints "Internal error occurred during
+ * message handling" and a stack with `console.error`, for one) through `logger`: one JSON object
+ * a line, the first error serialised as `err` (its stack a string, not a dozen lines of text).
+ * For the process's entry point only (`bin.ts`): it owns the process's output. Returns a function
+ * that puts the console back.
+ */
+export function routeConsoleTo(logger: Logger, target: Console = console): () => void {
+  const originals = new Map<ConsoleMethod, Console[ConsoleMethod]>();
+  for (const [method, level] of Object.entries(CONSOLE_LEVELS) as [
+    ConsoleMethod,
+    (typeof CONSOLE_LEVELS)[ConsoleMethod],
+  ][]) {
+    originals.set(method, target[method]);
+    target[method] = (...args: unknown[]) => {
+      const err = args.find((arg) => arg instanceof Error);
+      const rest = err === undefined ? args : args.filter((arg) => arg !== err);
+      const text = rest.length > 0 ? format(...rest) : err instanceof Error ? err.message : '';
+      logger[level]({ source: 'console', ...(err === undefined ? {} : { err }) }, text);
+    };
+  }
+  return () => {
+    for (const [method, original] of originals) target[method] = original;
+  };
 }

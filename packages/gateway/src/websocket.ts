@@ -6,7 +6,9 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Auth } from './auth.js';
 import type { GatewayContext } from './builder.js';
+import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { guardSends, isDone, nextTurn } from './websocket-backpressure.js';
 
 /** Subscriptions (and other operations) one WebSocket may have open at once. */
 export const MAX_OPERATIONS_PER_SOCKET = 100;
@@ -34,6 +36,8 @@ export interface WebSocketOptions {
   readonly maxMessageBytes: number;
   /** Whether new sockets are accepted (false once shutdown began). */
   readonly accepting: () => boolean;
+  /** Told when a client too slow to read its answers is closed. */
+  readonly logger?: Logger;
 }
 
 /**
@@ -63,6 +67,11 @@ export function attachWebSockets(options: WebSocketOptions): {
   wss.on('connection', (ws) => {
     metrics.webSockets.inc();
     ws.once('close', () => metrics.webSockets.dec());
+    // A client that does not read is closed (4008) once 4 MiB wait for it, not buffered forever.
+    guardSends(ws, {
+      onTooSlow: (bufferedBytes) =>
+        options.logger?.warn({ bufferedBytes }, 'closed a WebSocket whose client read too slowly'),
+    });
   });
   const operationsOf = (extra: unknown): Set<string> => {
     const holder = extra as { operations?: Set<string> };
@@ -93,6 +102,14 @@ export function attachWebSockets(options: WebSocketOptions): {
           ];
         }
         open.add(id);
+        // One operation of a socket starts per event-loop turn: a burst cannot block the process.
+        await nextTurn(ctx.extra.socket);
+        if (isDone(ctx.extra.socket)) {
+          open.delete(id);
+          return [
+            new GraphQLError('The connection is closing.', { extensions: { code: 'BAD_REQUEST' } }),
+          ];
+        }
         const enveloped = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
