@@ -400,10 +400,7 @@ describe('getTaskResult', () => {
     server = await startScriptedServer([hang()]);
     const controller = new AbortController();
     const pending = client().getTaskResult('t', { signal: controller.signal });
-    await new Promise<void>((resolve) => {
-      const check = () => (server.requests.length > 0 ? resolve() : setTimeout(check, 5));
-      check();
-    });
+    await server.received(1);
     controller.abort(new Error('user cancelled'));
     await expect(pending).rejects.toThrow('user cancelled');
 
@@ -527,10 +524,7 @@ describe('timeouts, Retry-After, refusals, aborts and the key', () => {
     server = await startScriptedServer([hang()]);
     const controller = new AbortController();
     const pending = client().createTask(request, { signal: controller.signal });
-    await new Promise<void>((resolve) => {
-      const check = () => (server.requests.length > 0 ? resolve() : setTimeout(check, 5));
-      check();
-    });
+    await server.received(1);
     controller.abort(new Error('navigated away'));
     const error = await failure(pending);
     expect(error).toMatchObject({ kind: 'aborted', retryable: false, operation: 'createTask' });
