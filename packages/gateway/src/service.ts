@@ -1,10 +1,13 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import {
+  isTerminalStatus,
   isUpstreamError,
   isValidationError,
   type NovitaClient,
+  parseWebhookEvent,
   type ResolvedVideoInput,
   safeParseVideoInput,
+  type TaskSnapshot,
   toCreateTaskRequest,
   type UpstreamError,
 } from '@wan-video/core';
@@ -12,6 +15,7 @@ import { badUserInput, gatewayError, notFound } from './errors.js';
 import type { Limits } from './limits/types.js';
 import type { Logger } from './logger.js';
 import type { TaskRecord, TaskStore } from './store/types.js';
+import { isDone } from './task.js';
 import type { TaskWriter } from './task-writer.js';
 import type { Tracking } from './tracking/types.js';
 
@@ -57,14 +61,44 @@ function createdNothing(error: UpstreamError): boolean {
   );
 }
 
-function upstreamFailure(error: UpstreamError) {
+/** The longest piece of upstream text quoted in a message or a failure reason. */
+const MAX_QUOTED = 300;
+/** The longest upstream text passed on as data (`reason`, `upstreamMessage`). */
+const MAX_UPSTREAM_TEXT = 2000;
+
+/** Upstream text, cut to `max` characters: it is data, whoever wrote it and however long. */
+function clip(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max).join('')}…`;
+}
+
+/**
+ * Upstream text to quote inside a sentence of ours (an error message, a failure reason): control
+ * characters and line breaks become spaces, so it cannot forge lines in logs or text shown
+ * verbatim, and it is cut short. Markup stays as it is: every client shows it as text (JSON
+ * escapes it on the wire; GraphiQL and the playground never render it as HTML).
+ */
+export function quoteUpstream(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it removes
+  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
+  return clip(flat, MAX_QUOTED);
+}
+
+/**
+ * The GraphQL error for a failed upstream call. `taskId` names the task the create left behind
+ * (FAILED, or CREATING after a shutdown), so that the client can watch it rather than pay again.
+ * Upstream text goes only into data fields and quoted sentences: never the error's cause.
+ */
+function upstreamFailure(error: UpstreamError, taskId?: string) {
   const details = {
     status: error.status ?? null,
-    reason: error.reason ?? null,
-    upstreamMessage: error.upstreamMessage ?? null,
+    reason: error.reason === undefined ? null : clip(error.reason, MAX_UPSTREAM_TEXT),
+    upstreamMessage:
+      error.upstreamMessage === undefined ? null : clip(error.upstreamMessage, MAX_UPSTREAM_TEXT),
     ...(error.retryAfterMs === undefined
       ? {}
       : { retryAfterSeconds: Math.ceil(error.retryAfterMs / 1000) }),
+    ...(taskId === undefined ? {} : { taskId }),
   };
   if (
     error.kind === 'http' &&
@@ -74,11 +108,19 @@ function upstreamFailure(error: UpstreamError) {
   ) {
     const why =
       [error.reason, error.upstreamMessage].filter(Boolean).join(': ') || `HTTP ${error.status}`;
-    return gatewayError('UPSTREAM_REJECTED', `The upstream rejected the request: ${why}`, details);
+    return gatewayError(
+      'UPSTREAM_REJECTED',
+      `The upstream rejected the request: ${quoteUpstream(why)}`,
+      details,
+    );
   }
+  const kept =
+    taskId === undefined
+      ? ''
+      : ` The task ${taskId} is kept: it may exist upstream, so it was not sent again.`;
   return gatewayError(
     'UPSTREAM_UNAVAILABLE',
-    `The upstream is not available: ${error.message}`,
+    `The upstream is not available: ${quoteUpstream(error.message)}.${kept}`,
     details,
   );
 }
@@ -94,6 +136,13 @@ export class VideoService {
   readonly #earlyPokes = new Set<string>();
   /** Video link refreshes in progress, by task id. */
   readonly #refreshing = new Map<string, Promise<TaskRecord>>();
+  /** Aborted when shutdown has waited long enough for the creates in flight. */
+  readonly #shutdown = new AbortController();
+  /**
+   * Webhook mode: tasks whose create was interrupted, waiting for the upstream's webhook to bring
+   * their upstream id; each one's timer ends it FAILED at its deadline if none came.
+   */
+  readonly #awaitingWebhook = new Map<string, NodeJS.Timeout>();
 
   constructor(options: ServiceOptions) {
     this.#options = options;
@@ -241,59 +290,143 @@ export class VideoService {
   }
 
   /**
-   * Refuses new creates from now on (the gateway is shutting down), then resolves once every
-   * create in progress has its upstream answer recorded (or has failed).
+   * Refuses new creates from now on (the gateway is shutting down), then waits for every create
+   * in progress to have its upstream answer recorded, for at most `abortAfterMs`. Creates still
+   * waiting then (a slow upstream, a long `Retry-After`) are aborted: one that cannot have reached
+   * the upstream yet is removed, as nothing was made; one that may have stays CREATING, settled at
+   * the next start and never sent again. Resolves within `abortAfterMs + graceMs`.
    */
-  async close(): Promise<void> {
+  async close(
+    options: { readonly abortAfterMs?: number; readonly graceMs?: number } = {},
+  ): Promise<void> {
     this.#closing = true;
-    while (this.#creating.size > 0) await Promise.allSettled([...this.#creating.values()]);
+    for (const timer of this.#awaitingWebhook.values()) clearTimeout(timer);
+    this.#awaitingWebhook.clear();
+    const settled = (async () => {
+      while (this.#creating.size > 0) await Promise.allSettled([...this.#creating.values()]);
+    })();
+    if (await settledWithin(settled, options.abortAfterMs ?? Number.POSITIVE_INFINITY)) return;
+    this.#options.logger.warn(
+      { creates: this.#creating.size, waitedMs: options.abortAfterMs },
+      'shutting down: aborting the creates still waiting for the upstream',
+    );
+    this.#shutdown.abort(new Error('the gateway is shutting down'));
+    await settledWithin(settled, options.graceMs ?? 2000);
   }
 
-  /** A webhook arrived for a task: check its secret, then ask tracking for a confirming read. */
-  async webhook(taskId: string, secret: string): Promise<boolean> {
+  /**
+   * A webhook arrived for a task (`body` as sent, never trusted alone): check its secret, then
+   * ask tracking for a confirming read. A task with no upstream id whose create is not in flight
+   * here was interrupted or never confirmed: the webhook is the upstream saying it has it, and
+   * the task is adopted (`#adopt`).
+   */
+  async webhook(taskId: string, secret: string, body?: string): Promise<boolean> {
     const record = await this.#options.store.get(taskId);
     if (!record?.webhookSecretHash || !secret) return false;
     const expected = Buffer.from(record.webhookSecretHash, 'hex');
     const given = Buffer.from(sha256(secret), 'hex');
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return false;
-    // A webhook can beat the tracker: before the create's answer (no upstream id yet), or in the
-    // moment after a create or a restart. It must not be lost: it is the only one that comes.
-    if (!record.upstreamTaskId) this.#earlyPokes.add(taskId);
     // May reject while tracking cannot reach Redis: the webhook then answers 5xx and the upstream
     // sends it again.
-    else await this.#options.tracking.poke(record);
+    if (record.upstreamTaskId) await this.#options.tracking.poke(record);
+    // A webhook can beat the create's answer. It must not be lost: it is the only one that comes.
+    else if (this.#creating.has(taskId)) this.#earlyPokes.add(taskId);
+    else if (record.status === 'CREATING' || record.status === 'FAILED') {
+      await this.#adopt(record, body);
+    }
     return true;
   }
 
   /**
+   * Gives a task the upstream id its webhook names, once a read of that id proves the upstream
+   * has it (the secret in the webhook's URL proves which task it is about), then applies that
+   * read and follows the task if it is not over. The store writes the id only if the task still
+   * has none, and no other task holds it. Rejects when the read fails for a reason worth a retry
+   * (the webhook then answers 5xx and the upstream sends it again).
+   */
+  async #adopt(record: TaskRecord, body: string | undefined): Promise<void> {
+    const { client, store, writer, tracking, logger } = this.#options;
+    const upstreamTaskId = upstreamTaskIdOf(body);
+    if (upstreamTaskId === undefined) {
+      logger.warn({ taskId: record.id }, 'a webhook for a task with no upstream id named none');
+      return;
+    }
+    let snapshot: TaskSnapshot;
+    try {
+      snapshot = await client.getTaskResult(upstreamTaskId);
+    } catch (error) {
+      // The upstream answered that it has no such task (4xx): nothing to adopt. Anything else
+      // (unreachable, 5xx, 429) rejects, so that the upstream sends the webhook again.
+      const status = isUpstreamError(error) && error.kind === 'http' ? (error.status ?? 0) : 0;
+      if (status < 400 || status >= 500 || status === 429) throw error;
+      logger.warn(
+        { err: error, taskId: record.id, upstreamTaskId },
+        'a webhook named an upstream task that the upstream does not confirm: ignored',
+      );
+      return;
+    }
+    if (snapshot.taskId !== upstreamTaskId) {
+      logger.warn(
+        { taskId: record.id, upstreamTaskId, read: snapshot.taskId },
+        'a webhook named an upstream task that the upstream does not confirm: ignored',
+      );
+      return;
+    }
+    const adopted = await store.adopt(record.id, upstreamTaskId, Date.now());
+    if (!adopted) {
+      // Another webhook, or the create itself, recorded an id meanwhile: follow it as usual.
+      const current = await store.get(record.id);
+      if (current?.upstreamTaskId) await tracking.poke(current);
+      return;
+    }
+    this.#stopAwaitingWebhook(record.id);
+    logger.info(
+      { taskId: record.id, upstreamTaskId, was: record.status },
+      'the upstream has this task (its webhook, confirmed by a read): adopted',
+    );
+    writer.publish(adopted);
+    const now = (await writer.apply(record.id, snapshot)) ?? adopted;
+    if (!isTerminalStatus(snapshot.status) && !isDone(now)) await tracking.track(now);
+  }
+
+  /**
    * Resumes every unfinished task. A task caught mid-create (a process died between writing it
-   * and hearing back from the upstream) cannot be checked, and creating it again could pay
-   * twice: it ends FAILED with a reason that says so. With a store shared by several replicas, a
+   * and hearing back from the upstream) is never created again, which could pay twice. In
+   * polling mode it cannot be checked: it ends FAILED with a reason that says so. In webhook mode
+   * it waits, QUEUED to its clients, for the upstream's webhook to bring its id (`#adopt`), and
+   * ends FAILED at its deadline if none comes. With a store shared by several replicas, a
    * task still CREATING may belong to a live replica's create in flight: only those older than
    * `creatingOlderThanMs` (longer than any create can take) count as interrupted.
    * At start (`atStart`), tasks in webhook mode are read once: webhooks sent while no gateway
    * ran are lost. Later calls (after Redis came back, and now and then) only make sure every
    * task is followed.
    */
-  async resume(
-    options: { creatingOlderThanMs?: number; atStart?: boolean } = {},
-  ): Promise<{ resumed: number; interrupted: number; creating: number }> {
+  async resume(options: { creatingOlderThanMs?: number; atStart?: boolean } = {}): Promise<{
+    resumed: number;
+    interrupted: number;
+    creating: number;
+    awaitingWebhook: number;
+  }> {
     const { store, tracking, writer } = this.#options;
     const creatingOlderThanMs = options.creatingOlderThanMs ?? 0;
-    const cutoff = Date.now() - creatingOlderThanMs;
+    const now = Date.now();
+    const cutoff = now - creatingOlderThanMs;
     let interrupted = 0;
     let creating = 0;
+    let awaitingWebhook = 0;
     const follow: TaskRecord[] = [];
     for (const record of await store.unfinished()) {
       if (record.status !== 'CREATING') {
         follow.push(record);
       } else if (this.#creating.has(record.id) || record.updatedAt > cutoff) {
         creating++;
+      } else if (record.webhookSecretHash !== null && record.deadlineAt > now) {
+        // Webhook mode: if the upstream has the task, its webhook (whose URL names this task)
+        // brings its id when it ends. It stays QUEUED to its clients until then.
+        this.#awaitWebhook(record);
+        awaitingWebhook++;
       } else {
-        await writer.fail(
-          record.id,
-          'The gateway stopped while this task was being created; it was not sent again, so that no second video is paid for. Generate it again.',
-        );
+        await writer.fail(record.id, interruptedReason(record));
         interrupted++;
       }
     }
@@ -303,7 +436,35 @@ export class VideoService {
         if (record.webhookSecretHash !== null) await tracking.poke(record);
       }
     }
-    return { resumed: follow.length, interrupted, creating };
+    return { resumed: follow.length, interrupted, creating, awaitingWebhook };
+  }
+
+  /** Ends an interrupted create FAILED at its deadline, unless its webhook adopts it first. */
+  #awaitWebhook(record: TaskRecord): void {
+    if (this.#closing || this.#awaitingWebhook.has(record.id)) return;
+    const timer = setTimeout(
+      () => {
+        this.#awaitingWebhook.delete(record.id);
+        void (async () => {
+          const current = await this.#options.store.get(record.id);
+          if (current?.status !== 'CREATING' || current.upstreamTaskId) return;
+          await this.#options.writer.fail(record.id, interruptedReason(current));
+        })().catch((error: unknown) =>
+          this.#options.logger.warn(
+            { err: error, taskId: record.id },
+            'could not end an interrupted create at its deadline; the next start does',
+          ),
+        );
+      },
+      Math.max(0, record.deadlineAt - Date.now()),
+    );
+    timer.unref();
+    this.#awaitingWebhook.set(record.id, timer);
+  }
+
+  #stopAwaitingWebhook(id: string): void {
+    clearTimeout(this.#awaitingWebhook.get(id));
+    this.#awaitingWebhook.delete(id);
   }
 
   async #replay(owner: string, key: string, inputHash: string): Promise<TaskRecord | undefined> {
@@ -335,8 +496,32 @@ export class VideoService {
     try {
       upstreamTaskId = await client.createTask(
         toCreateTaskRequest(input, webhookUrl ? { webhookUrl } : {}),
+        { signal: this.#shutdown.signal },
       );
     } catch (error) {
+      if (this.#shutdown.signal.aborted && !(isUpstreamError(error) && error.kind !== 'aborted')) {
+        // Shutdown cut the create short.
+        if (isUpstreamError(error)) {
+          // It may have reached the upstream: it stays CREATING for the next start to settle,
+          // never sent again.
+          this.#options.logger.warn(
+            { taskId: task.id },
+            'shutdown aborted a create that may have reached the upstream: left CREATING',
+          );
+          throw gatewayError(
+            'UPSTREAM_UNAVAILABLE',
+            `The gateway shut down while creating this task, after it may have reached the upstream; it was not sent again, and the task ${task.id} is settled when the gateway is back.`,
+            { retryAfterSeconds: 5, taskId: task.id },
+          );
+        }
+        // Aborted before it was sent (waiting out a Retry-After): nothing exists upstream.
+        await this.#discard(task, 'The gateway shut down before this task reached the upstream.');
+        throw gatewayError(
+          'UPSTREAM_UNAVAILABLE',
+          'The gateway shut down before this task reached the upstream; nothing was created. Try again in a moment.',
+          { retryAfterSeconds: 5 },
+        );
+      }
       if (isValidationError(error)) {
         await this.#discard(task, 'The input was refused; nothing was created.');
         throw badUserInput('input', error.issues);
@@ -346,15 +531,19 @@ export class VideoService {
         throw error;
       }
       if (createdNothing(error)) {
-        await this.#discard(task, `The upstream did not create this task: ${error.message}`);
-      } else {
-        // The upstream may hold this task: keep it, FAILED, and never send it twice.
-        await writer.fail(
-          task.id,
-          `The upstream did not confirm this task (${error.message}); it may or may not exist, and it was not sent again so that no second video is paid for.`,
+        await this.#discard(
+          task,
+          `The upstream did not create this task: ${quoteUpstream(error.message)}`,
         );
+        throw upstreamFailure(error);
       }
-      throw upstreamFailure(error);
+      // The upstream may hold this task: keep it, FAILED, and never send it twice. In webhook
+      // mode its webhook brings it back if it does exist (`#adopt`).
+      await writer.fail(
+        task.id,
+        `The upstream did not confirm this task (${quoteUpstream(error.message)}); it may or may not exist, and it was not sent again so that no second video is paid for.`,
+      );
+      throw upstreamFailure(error, task.id);
     }
     let created: TaskRecord;
     try {
@@ -393,6 +582,47 @@ export class VideoService {
       completedAt: Date.now(),
       updatedAt: Date.now(),
     });
+  }
+}
+
+/** The reason an interrupted create ends FAILED with. */
+function interruptedReason(record: TaskRecord): string {
+  return record.webhookSecretHash === null
+    ? 'The gateway stopped while this task was being created; it was not sent again, so that no second video is paid for. Generate it again.'
+    : 'The gateway stopped while this task was being created, and the upstream never reported it (no webhook came before its deadline); it was not sent again, so that no second video is paid for. Generate it again.';
+}
+
+/** Resolves `true` once `promise` settles, or `false` after `ms`. */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  if (ms === Number.POSITIVE_INFINITY) {
+    await promise.catch(() => {});
+    return true;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([
+      promise.then(
+        () => true as const,
+        () => true as const,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The upstream task id a webhook body names, if it is a readable task-result event. */
+function upstreamTaskIdOf(body: string | undefined): string | undefined {
+  if (body === undefined) return undefined;
+  try {
+    const event = parseWebhookEvent(JSON.parse(body));
+    return event.type === 'ignored' ? undefined : event.result.task.task_id || undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -81,16 +81,17 @@ export const useMetricsRoute = (metrics: Metrics): Plugin =>
 
 /**
  * `POST /webhooks/novita/<task id>?secret=…`: the upstream's webhook. Answered at once; the body
- * is never trusted: a valid secret only asks tracking for a confirming read.
+ * is never trusted: a valid secret only asks tracking for a confirming read (or, for a task whose
+ * create was interrupted, a read of the upstream id the body names).
  */
 export const useNovitaWebhook = (service: VideoService, logger: Logger): Plugin =>
   route(
     (path, method) => method === 'POST' && /^\/webhooks\/novita\/[0-9a-f-]{36}$/.test(path),
     async (request, url) => {
-      // The body is read and dropped (it is at most maxBodyBytes): nothing in it is trusted.
-      await request.arrayBuffer();
+      // At most maxBodyBytes; only ever a hint, confirmed by a read.
+      const body = await request.text();
       const taskId = url.pathname.slice('/webhooks/novita/'.length);
-      const accepted = await service.webhook(taskId, url.searchParams.get('secret') ?? '');
+      const accepted = await service.webhook(taskId, url.searchParams.get('secret') ?? '', body);
       logger.info({ taskId, accepted }, 'webhook received');
       return accepted
         ? json({ status: 'accepted' }, 202)
