@@ -267,10 +267,15 @@ export function createGateway(
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         // Sockets first: their clients reconnect to another replica while this one drains.
         const socketsClosed = sockets.closeAll(2000);
-        // A create in flight may already be paid for upstream: let it record its upstream id...
-        await service.close();
+        // A create in flight may already be paid for upstream: let it record its upstream id, for
+        // most of SHUTDOWN_TIMEOUT_MS; one still waiting then is aborted (left CREATING for the
+        // next start if it may have reached the upstream, never sent again)...
+        await service.close({
+          abortAfterMs: config.shutdownTimeoutMs * 0.6,
+          graceMs: config.shutdownTimeoutMs * 0.1,
+        });
         // ...and let answers in flight reach their clients (SSE streams are not waited for).
-        await requests.idle(5000);
+        await requests.idle(Math.min(5000, config.shutdownTimeoutMs * 0.2));
         await parts.tracking.stop();
         server.closeIdleConnections();
         // Open SSE streams end here; clients reconnect to another instance or after the restart.

@@ -2,6 +2,7 @@
 import pino from 'pino';
 import { createGateway } from './app.js';
 import { ConfigError, readConfig } from './config.js';
+import { routeConsoleTo } from './logger.js';
 
 let config: ReturnType<typeof readConfig>;
 try {
@@ -17,10 +18,27 @@ try {
 const gateway = createGateway(config, {
   logDestination: pino.destination({ dest: 1, sync: true }),
 });
+const { logger } = gateway;
+// stdout carries JSON log lines and nothing else: what libraries print with `console`, Node's
+// warnings and anything thrown out of the process are logged as JSON too.
+routeConsoleTo(logger);
+process.removeAllListeners('warning'); // Node's own listener prints them as text to stderr
+process.on('warning', (warning) => logger.warn({ err: warning }, warning.message));
+const die = (what: string) => (error: unknown) => {
+  logger.fatal({ err: error }, what);
+  process.exit(1);
+};
+process.on('uncaughtException', die('uncaught exception'));
+process.on('unhandledRejection', die('unhandled promise rejection'));
+
 try {
   await gateway.start();
 } catch (error) {
-  gateway.logger.fatal({ err: error }, 'the gateway could not start');
+  logger.fatal({ err: error }, 'the gateway could not start');
+  // The reason on stderr too, as a configuration error is: "database in use" needs no JSON reader.
+  process.stderr.write(
+    `wan-video-gateway: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
   process.exit(1);
 }
 // The banner goes to stderr: stdout carries JSON log lines and nothing else.
@@ -33,11 +51,20 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
     if (stopping) return;
     stopping = true;
-    gateway.logger.info({ signal }, 'shutting down');
+    logger.info({ signal, shutdownTimeoutMs: config.shutdownTimeoutMs }, 'shutting down');
+    // Whatever the upstream, Postgres or Redis are doing, the process is gone by then: what is
+    // unfinished resumes at the next start.
+    setTimeout(() => {
+      logger.error(
+        { shutdownTimeoutMs: config.shutdownTimeoutMs },
+        'shutdown took longer than SHUTDOWN_TIMEOUT_MS: exiting now',
+      );
+      process.exit(1);
+    }, config.shutdownTimeoutMs).unref();
     gateway.stop().then(
       () => process.exit(0),
       (error: unknown) => {
-        gateway.logger.error({ err: error }, 'shutdown failed');
+        logger.error({ err: error }, 'shutdown failed');
         process.exit(1);
       },
     );

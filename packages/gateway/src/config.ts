@@ -61,6 +61,7 @@ const environmentSchema = z.object({
   MAX_IN_FLIGHT_TASKS: int('MAX_IN_FLIGHT_TASKS', 1, 10_000).default(10),
   MUTATIONS_PER_MINUTE: int('MUTATIONS_PER_MINUTE', 1, 100_000).default(30),
   MAX_CONNECTIONS: int('MAX_CONNECTIONS', 1, 1_000_000).default(25_000),
+  SHUTDOWN_TIMEOUT_MS: int('SHUTDOWN_TIMEOUT_MS', 1000, 600_000).default(25_000),
   PLAYGROUND_DIR: z.string().trim().optional(),
   DATABASE_URL: z
     .string()
@@ -102,6 +103,13 @@ export interface GatewayConfig {
   readonly maxInFlightTasks: number;
   readonly mutationsPerMinute: number;
   readonly maxConnections: number;
+  /**
+   * How long a SIGTERM may take: creates still waiting for the upstream are aborted before it
+   * ends (what is unfinished resumes at the next start), and the process exits by then whatever
+   * the upstream is doing.
+   * @default 25000
+   */
+  readonly shutdownTimeoutMs: number;
   /** The built playground to serve at `/`; unset: `/` redirects to GraphiQL. */
   readonly playgroundDir: string | undefined;
   /** Postgres for tasks (shared by replicas); unset: the SQLite file at `databasePath`. */
@@ -150,6 +158,7 @@ export function readConfig(env: Readonly<Record<string, string | undefined>>): G
     maxInFlightTasks: e.MAX_IN_FLIGHT_TASKS,
     mutationsPerMinute: e.MUTATIONS_PER_MINUTE,
     maxConnections: e.MAX_CONNECTIONS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     playgroundDir: e.PLAYGROUND_DIR || undefined,
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
