@@ -1,7 +1,6 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { type PollPolicy, TASK_RESULT_PATH } from '@wan-video/core';
 import type { Emulator, EmulatorOptions } from '@wan-video/emulator';
 import { EXAMPLE_OPERATIONS } from '@wan-video/operations';
@@ -12,6 +11,7 @@ import type { GatewayContext, GatewayInfo } from './builder.js';
 import type { GatewayConfig } from './config.js';
 import { errorBody } from './errors.js';
 import { useErrorCodes, withLimitCodes } from './http/error-codes.js';
+import { createGraphiQLRenderer, graphiqlOptions, useGraphiQLAssets } from './http/graphiql.js';
 import { useGraphQLOverSSE } from './http/graphql-sse.js';
 import { createPipelineGuard } from './http/pipelining.js';
 import {
@@ -21,6 +21,7 @@ import {
   usePlayground,
   useReadiness,
 } from './http/routes.js';
+import { createRequestGuard, useCsrfPrevention } from './http/security.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createParts, type GatewayDeps, type Parts } from './parts.js';
@@ -92,11 +93,21 @@ export function createGateway(
 ): Gateway {
   const logger = createLogger({
     level: config.logLevel,
-    secrets: [config.novitaApiKey ?? '', ...config.gatewayApiKeys, ...urlSecrets(config)],
+    secrets: [
+      config.novitaApiKey ?? '',
+      ...config.gatewayApiKeys,
+      config.metricsToken ?? '',
+      ...urlSecrets(config),
+    ],
     ...(options.logDestination ? { destination: options.logDestination } : {}),
   });
   const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
   const auth = createAuth(config.gatewayApiKeys);
+  // CORS allow-list, CSRF, and the Host check of loopback-only mode (no client keys).
+  const guard = createRequestGuard({
+    corsOrigins: config.corsOrigins,
+    loopbackOnly: !auth.required,
+  });
   let state:
     | {
         parts: Parts;
@@ -152,9 +163,15 @@ export function createGateway(
         schema,
         graphqlEndpoint: '/graphql',
         landingPage: false,
-        graphiql: { title: 'wan-video gateway', defaultQuery: EXAMPLE_OPERATIONS },
+        graphiql: graphiqlOptions({
+          title: 'wan-video gateway',
+          defaultQuery: EXAMPLE_OPERATIONS,
+          authRequired: auth.required,
+        }),
         // GraphiQL's assets are served from here, not a CDN: it works offline and behind firewalls.
-        renderGraphiQL,
+        // The page is a small shell; its bundle is hashed assets, one shared Buffer each.
+        renderGraphiQL: createGraphiQLRenderer('/graphql'),
+        cors: guard.cors,
         logging: {
           debug: (...args) => logger.debug({ yoga: args }, 'yoga'),
           info: (...args) => logger.info({ yoga: args }, 'yoga'),
@@ -162,6 +179,8 @@ export function createGateway(
           error: (...args) => logger.error({ yoga: args }, 'yoga'),
         },
         plugins: [
+          useCsrfPrevention('/graphql'),
+          useGraphiQLAssets('/graphql'),
           useHealth(),
           useReadiness(
             {
@@ -175,7 +194,7 @@ export function createGateway(
             },
             () => accepting,
           ),
-          useMetricsRoute(metrics),
+          useMetricsRoute(metrics, config.metricsToken),
           useNovitaWebhook(service, logger),
           usePlayground(config.playgroundDir),
           // graphql-sse's protocol, both modes; `/graphql` keeps yoga's own SSE (GraphiQL uses it).
@@ -216,6 +235,7 @@ export function createGateway(
         if (pipelining.refuse(req, res)) return;
         // Long-lived SSE streams are not "in flight": shutdown does not wait for them.
         if (!String(req.headers.accept ?? '').includes('text/event-stream')) requests.track(res);
+        if (guard.refuseRequest(req, res)) return;
         const length = Number(req.headers['content-length'] ?? 0);
         if (length > maxBodyBytes) {
           const message = `The request body is over ${maxBodyBytes} bytes.`;
@@ -235,6 +255,7 @@ export function createGateway(
         metrics,
         maxMessageBytes: options.maxMessageBytes ?? 64 * 1024,
         accepting: () => accepting,
+        guard,
         logger,
       });
 

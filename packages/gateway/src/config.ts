@@ -18,6 +18,37 @@ const positive = (name: string) =>
     .transform(Number)
     .refine((n) => Number.isFinite(n) && n > 0, `${name} must be a positive number`);
 
+/**
+ * The origins a browser page may call the gateway from by default, beside the gateway's own:
+ * Vite's dev server and preview (`apps/playground`) on this machine.
+ */
+export const DEFAULT_CORS_ORIGINS: readonly string[] = [
+  'http://localhost:5173',
+  'http://127.0.0.1:5173',
+  'http://localhost:4173',
+  'http://127.0.0.1:4173',
+];
+
+/** `CORS_ORIGINS`: `*` alone, or comma-separated `scheme://host[:port]` origins. */
+const corsOrigins = z
+  .string()
+  .transform((value) =>
+    value
+      .split(',')
+      .map((origin) => origin.trim().replace(/\/+$/, ''))
+      .filter(Boolean),
+  )
+  .refine(
+    (origins) =>
+      origins.length > 0 &&
+      (origins.join() === '*' ||
+        origins.every((origin) => /^https?:\/\/[^\s/?#@]+$/.test(origin) && URL.canParse(origin))),
+    'CORS_ORIGINS must be * alone, or comma-separated origins like https://app.example.com (scheme, host and port, no path)',
+  )
+  .transform((origins): '*' | readonly string[] =>
+    origins.join() === '*' ? '*' : origins.map((origin) => new URL(origin).origin),
+  );
+
 const url = (name: string) =>
   z
     .string()
@@ -84,6 +115,13 @@ const environmentSchema = z.object({
     .trim()
     .regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'REDIS_PREFIX must be 1 to 64 letters, digits or : _ . -')
     .default('wan-video'),
+  CORS_ORIGINS: corsOrigins.optional(),
+  METRICS_TOKEN: z
+    .string()
+    .trim()
+    .min(16, 'METRICS_TOKEN must be at least 16 characters')
+    .regex(/^\S+$/, 'METRICS_TOKEN must not contain spaces')
+    .optional(),
 });
 
 export interface GatewayConfig {
@@ -118,6 +156,14 @@ export interface GatewayConfig {
   readonly redisUrl: string | undefined;
   /** What every Redis key and channel of this deployment starts with. */
   readonly redisPrefix: string;
+  /**
+   * Origins a browser page may call from, beside the gateway's own (`*`: any, never with
+   * credentials).
+   * @default DEFAULT_CORS_ORIGINS (Vite's dev server and preview on this machine)
+   */
+  readonly corsOrigins: '*' | readonly string[];
+  /** When set, `/metrics` needs `Authorization: Bearer <token>`. */
+  readonly metricsToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -163,5 +209,7 @@ export function readConfig(env: Readonly<Record<string, string | undefined>>): G
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
+    corsOrigins: e.CORS_ORIGINS ?? DEFAULT_CORS_ORIGINS,
+    metricsToken: e.METRICS_TOKEN,
   };
 }

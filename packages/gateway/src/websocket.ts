@@ -6,6 +6,7 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Auth } from './auth.js';
 import type { GatewayContext } from './builder.js';
+import type { RequestGuard } from './http/security.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { guardSends, isDone, nextTurn } from './websocket-backpressure.js';
@@ -36,6 +37,8 @@ export interface WebSocketOptions {
   readonly maxMessageBytes: number;
   /** Whether new sockets are accepted (false once shutdown began). */
   readonly accepting: () => boolean;
+  /** Refuses upgrades from a foreign Host or page origin (see `http/security.ts`). */
+  readonly guard?: RequestGuard;
   /** Told when a client too slow to read its answers is closed. */
   readonly logger?: Logger;
 }
@@ -53,6 +56,7 @@ export function attachWebSockets(options: WebSocketOptions): {
   const { server, yoga, auth, metrics } = options;
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes });
   server.on('upgrade', (req, socket: Socket, head) => {
+    if (options.guard?.refuseUpgrade(req, socket)) return;
     const path = new URL(req.url ?? '/', 'http://gateway.invalid').pathname;
     if (path !== '/graphql' || !options.accepting()) {
       socket.end(

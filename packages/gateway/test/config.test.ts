@@ -1,5 +1,6 @@
 /** readConfig: the defaults, and a ConfigError naming every bad variable. */
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_CORS_ORIGINS } from '../src/config.js';
 import { ConfigError, readConfig } from '../src/index.js';
 
 /** The ConfigError `readConfig` throws for `env` (fails the test if it throws nothing else). */
@@ -33,7 +34,15 @@ describe('readConfig', () => {
       databaseUrl: undefined,
       redisUrl: undefined,
       redisPrefix: 'wan-video',
+      corsOrigins: [
+        'http://localhost:5173',
+        'http://127.0.0.1:5173',
+        'http://localhost:4173',
+        'http://127.0.0.1:4173',
+      ],
+      metricsToken: undefined,
     });
+    expect(readConfig({}).corsOrigins).toBe(DEFAULT_CORS_ORIGINS);
   });
 
   it('treats empty variables as unset', () => {
@@ -60,6 +69,8 @@ describe('readConfig', () => {
       DATABASE_URL: 'postgres://wan@db.internal:5432/wan',
       REDIS_URL: 'redis://cache.internal:6379/0',
       REDIS_PREFIX: 'wan-prod',
+      CORS_ORIGINS: ' https://app.example.com/, http://LOCALHOST:5173 ,',
+      METRICS_TOKEN: ' metrics-token-0123456789 ',
     });
     expect(config).toEqual({
       port: 8080,
@@ -79,7 +90,13 @@ describe('readConfig', () => {
       databaseUrl: 'postgres://wan@db.internal:5432/wan',
       redisUrl: 'redis://cache.internal:6379/0',
       redisPrefix: 'wan-prod',
+      corsOrigins: ['https://app.example.com', 'http://localhost:5173'],
+      metricsToken: 'metrics-token-0123456789',
     });
+  });
+
+  it('CORS_ORIGINS=* allows any origin (the gateway then sends no credentials)', () => {
+    expect(readConfig({ CORS_ORIGINS: '*' }).corsOrigins).toBe('*');
   });
 
   it('ignores variables it does not know', () => {
@@ -110,6 +127,14 @@ describe('bad values', () => {
     ['REDIS_URL', { DATABASE_URL: 'postgres://db/wan', REDIS_URL: 'http://cache' }],
     ['REDIS_PREFIX', { REDIS_PREFIX: 'has space' }],
     ['DATABASE_URL', { REDIS_URL: 'redis://cache:6379' }],
+    ['CORS_ORIGINS', { CORS_ORIGINS: 'app.example.com' }],
+    ['CORS_ORIGINS', { CORS_ORIGINS: 'https://app.example.com/app' }],
+    ['CORS_ORIGINS', { CORS_ORIGINS: 'https://app.example.com?x=1' }],
+    ['CORS_ORIGINS', { CORS_ORIGINS: 'ftp://files.example.com' }],
+    ['CORS_ORIGINS', { CORS_ORIGINS: '*,https://app.example.com' }],
+    ['CORS_ORIGINS', { CORS_ORIGINS: ',' }],
+    ['METRICS_TOKEN', { METRICS_TOKEN: 'short' }],
+    ['METRICS_TOKEN', { METRICS_TOKEN: 'has a space in it, 16+' }],
   ];
 
   it.each(cases)('%s=%o is a ConfigError naming it, once', (name, env) => {
@@ -137,6 +162,11 @@ describe('bad values', () => {
   it('never echoes a database or Redis password back', () => {
     const error = configError({ DATABASE_URL: 'mysql://u:pg-s3cr3t@db/wan', REDIS_URL: 'x' });
     expect(error.message).not.toContain('pg-s3cr3t');
+  });
+
+  it('never echoes a bad METRICS_TOKEN back', () => {
+    const error = configError({ METRICS_TOKEN: 's3cr3t-metrics' });
+    expect(error.message).not.toContain('s3cr3t-metrics');
   });
 
   it('never echoes a bad client key back', () => {

@@ -1,8 +1,10 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Plugin } from 'graphql-yoga';
+import { errorBody } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { VideoService } from '../service.js';
@@ -69,15 +71,36 @@ export const useReadiness = (
     },
   );
 
-/** `/metrics`: Prometheus text. */
-export const useMetricsRoute = (metrics: Metrics): Plugin =>
-  route(
+/**
+ * `/metrics`: Prometheus text. With a `token` (`METRICS_TOKEN`), only for
+ * `Authorization: Bearer <token>` (compared in constant time), else 401.
+ */
+export const useMetricsRoute = (metrics: Metrics, token?: string): Plugin => {
+  const expected = token === undefined ? undefined : digest(token);
+  return route(
     (path) => path === '/metrics',
-    async () =>
-      new Response(await metrics.registry.metrics(), {
+    async (request) => {
+      if (expected) {
+        const given = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '');
+        if (!timingSafeEqual(digest(given?.[1] ?? ''), expected)) {
+          return json(
+            errorBody('UNAUTHENTICATED', 'Send Authorization: Bearer <METRICS_TOKEN>.'),
+            401,
+            {
+              'www-authenticate': 'Bearer realm="metrics"',
+            },
+          );
+        }
+      }
+      return new Response(await metrics.registry.metrics(), {
         headers: { 'content-type': metrics.registry.contentType },
-      }),
+      });
+    },
   );
+};
+
+/** Same-length digests, so that comparing them takes the same time whatever was sent. */
+const digest = (value: string) => createHash('sha256').update(value).digest();
 
 /**
  * `POST /webhooks/novita/<task id>?secret=…`: the upstream's webhook. Answered at once; the body
