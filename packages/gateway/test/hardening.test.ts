@@ -2,8 +2,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer as createNetServer } from 'node:net';
-import Database from 'libsql';
 import { createClient } from 'graphql-ws';
+import Database from 'libsql';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { creates, GENERATE, type Stack, smallInput, startStack, watch } from './support/stack.js';
