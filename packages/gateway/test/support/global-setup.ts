@@ -43,6 +43,12 @@ export default async function setup(): Promise<() => Promise<void>> {
     format: 'esm',
     target: 'node20',
     conditions: ['@wan-video/source'],
+    // Resolve externals as Node's own ESM loader does: `exports` where a package has them, else
+    // `main`, never `module` (graphql's index.mjs beside yoga's index.js would be two graphqls).
+    mainFields: ['main'],
+    // The schema's modules register their types by being imported (Pothos): keep them, whatever
+    // `sideEffects: false` says.
+    ignoreAnnotations: true,
     sourcemap: 'inline',
     logLevel: 'error',
     plugins: [externalDependencies],
