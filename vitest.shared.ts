@@ -10,6 +10,13 @@ export function sharedConfig(packageDir: string, name: string) {
   return defineConfig({
     resolve: { conditions: ['@wan-video/source'] },
     ssr: { resolve: { conditions: ['@wan-video/source'] } },
+    // Where vitest itself loads a package's global setup: it reads workspace sources too, not
+    // a dist/ that may be stale or missing.
+    environments: {
+      __vitest__: {
+        resolve: { conditions: ['@wan-video/source', 'module', 'node', 'development|production'] },
+      },
+    },
     test: {
       name,
       include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
