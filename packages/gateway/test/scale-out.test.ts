@@ -486,15 +486,15 @@ describe('a rolling restart behind a round-robin proxy, under 100 graphql-ws cli
   /** Four subscribers (four clients) per task: creates are slow on a busy machine. */
   const TASKS = 25;
   /**
-   * Ten kinds of task, 2 s to 54 s long at time scale 1 (832x480 at 3 to 38 steps, 1280x720 at
-   * 25 and 35), so that tasks end before, during and after each replica's restart (one restart
-   * takes 5 to 15 s on a busy machine).
+   * Ten kinds of task, 2 s to 37 s long at time scale 1 (832x480 at 3 to 38 steps, 1280x720 at
+   * 18 and 24), so that tasks end before, during and after the restarts (a stop and start takes
+   * 5 to 25 s on a busy machine), and the last within the closing test's wait.
    */
   const TIME_SCALE = 1;
   const inputOf = (task: number) =>
     task % 10 < 8
       ? smallInput({ steps: 3 + (task % 10) * 5 })
-      : smallInput({ width: 1280, height: 720, steps: task % 10 === 8 ? 25 : 35 });
+      : smallInput({ width: 1280, height: 720, steps: task % 10 === 8 ? 18 : 24 });
   let emulator: Emulator;
   let replicas: Replicas;
   let proxy: TcpProxy;
