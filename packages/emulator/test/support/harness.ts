@@ -6,10 +6,9 @@ import { join } from 'node:path';
 import { NovitaClient, pollTask, type TaskSnapshot } from '@wan-video/core';
 import { inject, onTestFinished } from 'vitest';
 import { type Emulator, type EmulatorOptions, startEmulator } from '../../src/index.js';
-
 import { AUTH, KEY, wire } from './wire.js';
 
-export { AUTH, KEY, SHARED_VIDEOS, wire } from './wire.js';
+export { AUTH, KEY, wire } from './wire.js';
 
 /**
  * Emulators started by a test file, closed by `stopAll`. They keep their videos in the run's
