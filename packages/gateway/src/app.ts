@@ -125,10 +125,13 @@ export function createGateway(
       if (!store) throw new Error('not started');
       return store.countByStatus();
     });
+    // Tracking tells of a Redis reconnect before the service exists: the call goes through here.
+    let onTrackingReconnect = () => {};
     const parts = await createParts(
       config,
       {
         logger,
+        onTrackingReconnect: () => onTrackingReconnect(),
         metrics,
         ...(options.pollPolicy ? { pollPolicy: options.pollPolicy } : {}),
         ...(options.webhookFallbackMs === undefined
@@ -304,14 +307,15 @@ export function createGateway(
         await socketsClosed;
         await closed;
       };
-      const stopReconciling = parts.shared
+      const reconciler = parts.shared
         ? reconcileNowAndThen(parts, service, creatingOlderThanMs, logger)
-        : () => {};
+        : undefined;
+      onTrackingReconnect = () => reconciler?.now();
       state = {
         parts,
         service,
         stopServer: async () => {
-          stopReconciling();
+          reconciler?.stop();
           await stopServer();
         },
         url,
@@ -376,41 +380,52 @@ const RECONCILE_EVERY_MS = 60_000;
 
 /**
  * With shared tasks: every task must have a follower whatever happened to Redis (a restart
- * without persistence loses the queue). Tracking's readiness is checked every few seconds; when
- * it comes back, and once a minute anyway, every unfinished task is handed to tracking again
- * (idempotent), and CREATING tasks left by a dead replica are settled.
+ * without persistence loses the queue). When tracking's Redis connection comes back (`now`),
+ * when its readiness is seen to return, and once a minute anyway, every unfinished task is
+ * handed to tracking again (idempotent), and CREATING tasks left by a dead replica are settled.
  */
 function reconcileNowAndThen(
   parts: Parts,
   service: VideoService,
   creatingOlderThanMs: number,
   logger: Logger,
-): () => void {
+): { stop(): void; now(): void } {
   let wasReady = true;
   let lastRun = Date.now();
   let running = false;
-  const timer = setInterval(() => {
+  let asked = false;
+  const tick = () => {
     if (running) return;
     running = true;
     void (async () => {
       try {
         const ready = (await parts.tracking.ready()) === true;
         const due = Date.now() - lastRun >= RECONCILE_EVERY_MS;
-        if (ready && (!wasReady || due)) {
+        if (ready && (asked || !wasReady || due)) {
+          const why = asked || !wasReady ? 'tracking is back' : 'now and then';
+          asked = false;
           lastRun = Date.now();
           const result = await service.resume({ creatingOlderThanMs });
-          if (!wasReady) logger.info(result, 'tracking is back: every unfinished task resumed');
+          logger.info({ ...result, why }, 'every unfinished task handed to tracking');
         }
         wasReady = ready;
       } catch (error) {
+        asked = true;
         logger.warn({ err: error }, 'resuming unfinished tasks failed; trying again soon');
       } finally {
         running = false;
       }
     })();
-  }, RECONCILE_CHECK_MS);
+  };
+  const timer = setInterval(tick, RECONCILE_CHECK_MS);
   timer.unref();
-  return () => clearInterval(timer);
+  return {
+    stop: () => clearInterval(timer),
+    now: () => {
+      asked = true;
+      tick();
+    },
+  };
 }
 
 /** Passwords in the database and Redis URLs: redacted from every log line like the keys. */

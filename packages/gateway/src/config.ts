@@ -110,6 +110,7 @@ const environmentSchema = z.object({
       'REDIS_URL must be a redis:// or rediss:// URL',
     )
     .optional(),
+  TRACKING_LOCK_SECONDS: int('TRACKING_LOCK_SECONDS', 2, 300).default(15),
   REDIS_PREFIX: z
     .string()
     .trim()
@@ -156,6 +157,11 @@ export interface GatewayConfig {
   readonly redisUrl: string | undefined;
   /** What every Redis key and channel of this deployment starts with. */
   readonly redisPrefix: string;
+  /**
+   * With Redis: how long a replica's claim on a task being read lasts unrenewed; a replica that
+   * dies hands its tasks to the others after about this long and a third more.
+   */
+  readonly trackingLockMs: number;
   /**
    * Origins a browser page may call from, beside the gateway's own (`*`: any, never with
    * credentials).
@@ -209,6 +215,7 @@ export function readConfig(env: Readonly<Record<string, string | undefined>>): G
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
+    trackingLockMs: e.TRACKING_LOCK_SECONDS * 1000,
     corsOrigins: e.CORS_ORIGINS ?? DEFAULT_CORS_ORIGINS,
     metricsToken: e.METRICS_TOKEN,
   };

@@ -27,6 +27,8 @@ export interface PartsOptions {
   readonly webhookFallbackMs?: number;
   /** Options for the embedded emulator (when no NOVITA_API_KEY is set). */
   readonly emulator?: Partial<EmulatorOptions>;
+  /** Told when shared tracking's Redis connection is back after a loss. */
+  readonly onTrackingReconnect?: () => void;
 }
 
 /** Parts a caller may supply instead of the ones the configuration selects (tests, embedding). */
@@ -167,6 +169,8 @@ export async function createParts(
         writer,
         reader: client,
         logger,
+        lockDurationMs: config.trackingLockMs,
+        ...(options.onTrackingReconnect ? { onReconnect: options.onTrackingReconnect } : {}),
         ...(options.pollPolicy ? { pollPolicy: options.pollPolicy } : {}),
         ...(options.webhookFallbackMs === undefined
           ? {}

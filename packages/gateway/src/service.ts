@@ -14,7 +14,7 @@ import {
 import { badUserInput, gatewayError, notFound } from './errors.js';
 import type { Limits } from './limits/types.js';
 import type { Logger } from './logger.js';
-import type { TaskRecord, TaskStore } from './store/types.js';
+import type { InsertResult, NewTask, TaskRecord, TaskStore } from './store/types.js';
 import { isDone } from './task.js';
 import type { TaskWriter } from './task-writer.js';
 import type { Tracking } from './tracking/types.js';
@@ -31,6 +31,9 @@ export interface ServiceOptions {
   readonly taskDeadlineMs: number;
   readonly maxInFlightTasks: number;
 }
+
+/** How long a paid create's upstream id is tried to be recorded before it is logged as lost. */
+const RECORD_CREATED_FOR_MS = 60_000;
 
 /** Links that expire sooner than this are refreshed when a task is read. */
 export const VIDEO_REFRESH_MARGIN_MS = 5 * 60_000;
@@ -215,19 +218,16 @@ export class VideoService {
     const secret = this.#options.publicUrl ? randomBytes(24).toString('base64url') : null;
     // The store checks the key and counts the owner's tasks in flight in the same atomic write:
     // concurrent requests, on this replica or another, cannot overshoot or pay twice.
-    const inserted = await store.insert(
-      {
-        id: randomUUID(),
-        owner,
-        idempotencyKey: key,
-        inputHash,
-        input,
-        webhookSecretHash: secret === null ? null : sha256(secret),
-        createdAt: now,
-        deadlineAt: now + this.#options.taskDeadlineMs,
-      },
-      { maxInFlight: this.#options.maxInFlightTasks },
-    );
+    const inserted = await this.#insert({
+      id: randomUUID(),
+      owner,
+      idempotencyKey: key,
+      inputHash,
+      input,
+      webhookSecretHash: secret === null ? null : sha256(secret),
+      createdAt: now,
+      deadlineAt: now + this.#options.taskDeadlineMs,
+    });
     if (inserted.outcome === 'in_flight_limit') {
       throw gatewayError(
         'RATE_LIMITED',
@@ -545,17 +545,7 @@ export class VideoService {
       );
       throw upstreamFailure(error, task.id);
     }
-    let created: TaskRecord;
-    try {
-      created = await writer.markCreated(task.id, upstreamTaskId);
-    } catch (error) {
-      // The upstream has this (paid) task but the store would not take it: say so loudly.
-      this.#options.logger.error(
-        { err: error, taskId: task.id, upstreamTaskId },
-        'created upstream but not recorded',
-      );
-      throw error;
-    }
+    const created = await this.#recordCreated(task.id, upstreamTaskId);
     try {
       if (this.#earlyPokes.delete(task.id)) await tracking.poke(created);
       else await tracking.track(created);
@@ -568,6 +558,55 @@ export class VideoService {
       );
     }
     return created;
+  }
+
+  /**
+   * Writes the task before anything is paid for. A store that is busy or away (a pool with no
+   * free connection, a lock held too long) refuses the request as SERVICE_UNAVAILABLE: nothing
+   * was created, so the client may simply retry.
+   */
+  async #insert(task: NewTask): Promise<InsertResult> {
+    try {
+      return await this.#options.store.insert(task, {
+        maxInFlight: this.#options.maxInFlightTasks,
+      });
+    } catch (error) {
+      this.#options.logger.warn({ err: error, taskId: task.id }, 'the task store refused a task');
+      throw gatewayError(
+        'SERVICE_UNAVAILABLE',
+        'The gateway cannot store a new task right now; nothing was created. Try again in a moment.',
+        { retryAfterSeconds: 2 },
+      );
+    }
+  }
+
+  /**
+   * Records the upstream's id of a task it has created (and that is paid for). A store that
+   * fails now (busy, or away for a moment) is tried again with backoff for up to
+   * `RECORD_CREATED_FOR_MS`, so that the paid task is not lost; past that it is logged as an
+   * error with both ids, and the task stays CREATING for the next start to settle.
+   */
+  async #recordCreated(taskId: string, upstreamTaskId: string): Promise<TaskRecord> {
+    const { writer, logger } = this.#options;
+    const giveUpAt = Date.now() + RECORD_CREATED_FOR_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await writer.markCreated(taskId, upstreamTaskId);
+      } catch (error) {
+        if (Date.now() >= giveUpAt) {
+          logger.error(
+            { err: error, taskId, upstreamTaskId, attempts: attempt },
+            'created upstream but not recorded',
+          );
+          throw error;
+        }
+        logger.warn(
+          { err: error, taskId, upstreamTaskId, attempt },
+          'recording the upstream id failed; trying again',
+        );
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** attempt)));
+      }
+    }
   }
 
   /** Removes a task the upstream never created, ending any subscription to it with FAILED. */

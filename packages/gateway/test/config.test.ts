@@ -34,6 +34,7 @@ describe('readConfig', () => {
       databaseUrl: undefined,
       redisUrl: undefined,
       redisPrefix: 'wan-video',
+      trackingLockMs: 15_000,
       corsOrigins: [
         'http://localhost:5173',
         'http://127.0.0.1:5173',
@@ -69,6 +70,7 @@ describe('readConfig', () => {
       DATABASE_URL: 'postgres://wan@db.internal:5432/wan',
       REDIS_URL: 'redis://cache.internal:6379/0',
       REDIS_PREFIX: 'wan-prod',
+      TRACKING_LOCK_SECONDS: '6',
       CORS_ORIGINS: ' https://app.example.com/, http://LOCALHOST:5173 ,',
       METRICS_TOKEN: ' metrics-token-0123456789 ',
     });
@@ -90,6 +92,7 @@ describe('readConfig', () => {
       databaseUrl: 'postgres://wan@db.internal:5432/wan',
       redisUrl: 'redis://cache.internal:6379/0',
       redisPrefix: 'wan-prod',
+      trackingLockMs: 6_000,
       corsOrigins: ['https://app.example.com', 'http://localhost:5173'],
       metricsToken: 'metrics-token-0123456789',
     });
@@ -126,6 +129,7 @@ describe('bad values', () => {
     ['DATABASE_URL', { DATABASE_URL: 'mysql://db/wan' }],
     ['REDIS_URL', { DATABASE_URL: 'postgres://db/wan', REDIS_URL: 'http://cache' }],
     ['REDIS_PREFIX', { REDIS_PREFIX: 'has space' }],
+    ['TRACKING_LOCK_SECONDS', { TRACKING_LOCK_SECONDS: '1' }],
     ['DATABASE_URL', { REDIS_URL: 'redis://cache:6379' }],
     ['CORS_ORIGINS', { CORS_ORIGINS: 'app.example.com' }],
     ['CORS_ORIGINS', { CORS_ORIGINS: 'https://app.example.com/app' }],

@@ -13,7 +13,7 @@ import type {
 export interface PostgresTaskStoreOptions {
   /**
    * Connections this replica keeps open at most.
-   * @default 10
+   * @default 20
    */
   readonly poolSize?: number;
   /**
@@ -225,7 +225,7 @@ export class PostgresTaskStore implements TaskStore {
   ): Promise<PostgresTaskStore> {
     const pool = new pg.Pool({
       connectionString: url,
-      max: options.poolSize ?? 10,
+      max: options.poolSize ?? 20,
       application_name: options.applicationName ?? 'wan-video-gateway',
       connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
     });
@@ -252,6 +252,9 @@ export class PostgresTaskStore implements TaskStore {
       // Every insert of this owner, on every replica, queues here, so the count below cannot go
       // stale before the insert. The lock is its own statement on purpose: under READ COMMITTED a
       // statement sees what committed before it began, so the count must begin after the lock.
+      // A bounded wait: a connection queued here holds a pool slot, and a slow database must
+      // not starve the writes that record paid tasks (the service retries those).
+      await client.query("SET LOCAL lock_timeout = '3s'");
       await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [task.owner]);
       // A second round only when the key's holder was discarded between the conflict and the read.
       for (let round = 0; round < 3; round++) {

@@ -54,12 +54,12 @@ export interface BullMqTrackingOptions {
    * How long a worker's claim on a job lasts without being renewed (it is renewed every half of
    * it while the read runs). A replica that dies loses its jobs to the others after about this
    * plus `stalledIntervalMs`.
-   * @default 30000
+   * @default 15000
    */
   readonly lockDurationMs?: number;
   /**
    * How often each worker looks for jobs whose replica died.
-   * @default 30000
+   * @default a third of `lockDurationMs`
    */
   readonly stalledIntervalMs?: number;
   /**
@@ -69,9 +69,14 @@ export interface BullMqTrackingOptions {
   readonly concurrency?: number;
   /**
    * How long one upstream read may take, the client's own retries included.
-   * @default 15000
+   * @default two thirds of `lockDurationMs`
    */
   readonly readTimeoutMs?: number;
+  /**
+   * Told each time the connection to Redis is back after a loss: a Redis restarted without its
+   * data lost the queue's jobs, and the gateway hands every unfinished task back (`resume`).
+   */
+  readonly onReconnect?: () => void;
   /**
    * How long `stop()` lets running reads finish before it aborts them (their jobs go back to
    * the queue, due at once, for another replica).
@@ -162,7 +167,8 @@ export class BullMqTracking implements Tracking {
     this.#options = options;
     this.#policy = { ...DEFAULT_POLL_POLICY, ...stripUndefined(options.pollPolicy ?? {}) };
     this.#fallbackMs = options.webhookFallbackMs ?? 120_000;
-    this.#readTimeoutMs = options.readTimeoutMs ?? 15_000;
+    this.#readTimeoutMs =
+      options.readTimeoutMs ?? Math.round(((options.lockDurationMs ?? 15_000) * 2) / 3);
     this.#random = options.random ?? Math.random;
     this.#redisLabel = describeRedis(options.redis.url);
     // BullMQ's ESM build cannot load ioredis by itself: it is handed a client, which must not
@@ -171,8 +177,16 @@ export class BullMqTracking implements Tracking {
     this.#redis.on('error', (error: Error & { code?: string }) => {
       this.#redisError = error.code ?? error.name;
     });
+    let lost = false;
+    this.#redis.on('close', () => {
+      lost = true;
+    });
     this.#redis.on('ready', () => {
       this.#redisError = undefined;
+      if (lost) {
+        lost = false;
+        options.onReconnect?.();
+      }
     });
     this.#queue = new Queue<TrackJobData>(QUEUE_NAME, {
       connection: this.#redis,
@@ -254,8 +268,9 @@ export class BullMqTracking implements Tracking {
         connection: this.#redis,
         prefix: options.redis.prefix,
         concurrency: options.concurrency ?? 50,
-        lockDuration: options.lockDurationMs ?? 30_000,
-        stalledInterval: options.stalledIntervalMs ?? 30_000,
+        lockDuration: options.lockDurationMs ?? 15_000,
+        stalledInterval:
+          options.stalledIntervalMs ?? Math.round((options.lockDurationMs ?? 15_000) / 3),
         // A job stalls each time a replica dies while reading it; that must never fail a task.
         maxStalledCount: 1_000_000,
         removeOnComplete: { count: 0 },
