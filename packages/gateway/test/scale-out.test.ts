@@ -288,7 +288,8 @@ describe('three replicas, webhook mode', () => {
 
   useCluster(
     {
-      timeScale: 20,
+      // A task of about 3 s: B subscribes while it is still QUEUED, even on a busy machine.
+      timeScale: 4,
       count: 3,
       // A gives the upstream C's address for the webhook.
       envOf: (index, ports) => (index === 0 ? { PUBLIC_URL: `http://127.0.0.1:${ports[2]}` } : {}),

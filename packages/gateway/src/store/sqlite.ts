@@ -108,6 +108,9 @@ export class SqliteTaskStore implements TaskStore {
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.#db = new Database(path);
+    // Wait for a lock rather than fail at once, from the first statement on (switching to WAL
+    // takes one too, and a process just stopping may still be checkpointing).
+    this.#db.pragma('busy_timeout = 5000');
     this.#db.pragma('journal_mode = WAL');
     // WAL with synchronous NORMAL: a commit is in the WAL before the call returns, so it
     // survives the process being killed (SIGKILL included); only a power cut or an OS crash can

@@ -122,7 +122,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       for (const client of clients) await client.dispose();
       await gateway.stop();
       await emulator.close();
-      await rm(dir, { recursive: true, force: true });
+      // A render the emulator was still writing can land in the folder while it is removed.
+      await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     },
   };
 }
