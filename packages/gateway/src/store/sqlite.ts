@@ -116,7 +116,6 @@ export class SqliteTaskStore implements TaskStore {
     // survives the process being killed (SIGKILL included); only a power cut or an OS crash can
     // lose the last commits. FULL would fsync every commit: about 15x slower here (bench/).
     this.#db.pragma('synchronous = NORMAL');
-    this.#db.pragma('busy_timeout = 5000');
     this.#db.exec(SCHEMA);
     this.#get = this.#prepare<[string], Row>('SELECT * FROM tasks WHERE id = ?');
     // One IMMEDIATE transaction (the write lock first, so another process waits on busy_timeout
