@@ -342,8 +342,13 @@ export function createGateway(
     const current = state;
     if (!current) return;
     state = undefined;
-    await current.stopServer();
-    await current.parts.close();
+    try {
+      await current.stopServer();
+    } finally {
+      // Whatever went wrong above, the store, its lock and the connections are let go, so that
+      // a gateway started next on the same database (a restart in this process) can take them.
+      await current.parts.close();
+    }
     logger.info('wan-video gateway stopped');
     logger.flush();
   }
