@@ -209,7 +209,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       return;
     }
     if (task.fate.kind === 'stall') return;
-    later(Math.max(0, taskEndsAt(task) - Date.now()), () => {
+    const atTheEnd = () => {
+      // A timer may fire a few milliseconds before the clock reads its time (it counts from
+      // the event loop's cached time): the task would still read PROCESSING. Wait the rest.
+      const left = taskEndsAt(task) - Date.now();
+      if (left > 0) {
+        later(left, atTheEnd);
+        return;
+      }
       if (
         task.fate.kind === 'normal' &&
         task.video === undefined &&
@@ -223,7 +230,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         return;
       }
       sendWebhook(task, url);
-    });
+    };
+    later(Math.max(0, taskEndsAt(task) - Date.now()), atTheEnd);
   }
 
   function answer(
