@@ -210,8 +210,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     }
     if (task.fate.kind === 'stall') return;
     const atTheEnd = () => {
-      // A timer may fire a few milliseconds before the clock reads its time (it counts from
-      // the event loop's cached time): the task would still read PROCESSING. Wait the rest.
+      // The timer may fire before Date.now() reads the task's end (timers count whole
+      // milliseconds on another clock; a task's time has fractions): the task would still
+      // read PROCESSING, and so would the event. Wait the rest.
       const left = taskEndsAt(task) - Date.now();
       if (left > 0) {
         later(left, atTheEnd);
