@@ -196,7 +196,7 @@ export class VideoService {
         { path: [], rule: 'format', message: 'idempotencyKey must not hold control characters' },
       ]);
     }
-    const { store, logger } = this.#options;
+    const { logger } = this.#options;
     const inputHash = hashInput(input);
 
     if (key !== null) {
