@@ -26,7 +26,7 @@ export function sharedConfig(packageDir: string, name: string) {
       hookTimeout: 30_000,
       reporters: [
         'default',
-        ['json', { outputFile: join(packageDir, '../../test-results', `${name}.json`) }],
+        ['json', { outputFile: join(import.meta.dirname, 'test-results', `${name}.json`) }],
       ],
     },
   });

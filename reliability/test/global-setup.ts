@@ -1,0 +1,3 @@
+import { bundleGatewayBin } from '@wan-video/test-utils/gateway-process';
+
+export default bundleGatewayBin;
