@@ -1,0 +1,3 @@
+import type { Attack } from '../attack.js';
+
+export const RESOURCES_ATTACKS: readonly Attack[] = [];
