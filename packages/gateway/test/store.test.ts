@@ -11,6 +11,7 @@ import { parseVideoInput, type TaskSnapshot } from '@wan-video/core';
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DatabaseLockedError, lockDatabase } from '../src/store/lock.js';
 import { isPostgresStoreError, PostgresTaskStore } from '../src/store/postgres.js';
 import { POSTGRES_MIGRATIONS } from '../src/store/postgres-migrations.js';
 import { SqliteTaskStore } from '../src/store/sqlite.js';
@@ -615,5 +616,24 @@ describe('PostgresTaskStore only', () => {
     expect((error as Error).message).toContain('127.0.0.1:1/tasks');
     expect((error as Error).message).not.toContain('s3cret-pw');
     expect((error as Error).message).not.toContain('wan:');
+  });
+});
+
+describe('the SQLite file lock', () => {
+  it('is refused while held and free the moment it is released, 100 times in one process', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wan-video-lock-'));
+    try {
+      const path = join(dir, 'tasks.db');
+      for (let round = 0; round < 100; round++) {
+        const lock = lockDatabase(path);
+        expect(() => lockDatabase(path)).toThrow(DatabaseLockedError);
+        // libsql closes a connection only once its statements are collected: release must not
+        // wait for the garbage collector (a restart in one process found the lock still held).
+        lock.release();
+        lockDatabase(path).release();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
