@@ -26,12 +26,22 @@ export function createMetrics(
   });
   const liveSubscriptions = new Gauge({
     name: 'wan_live_subscriptions',
-    help: 'videoTask subscriptions open now, over WebSocket and SSE.',
+    help: 'videoTask subscriptions open now, over WebSocket and SSE (each subscriber, not each fan-out group).',
+    registers: [registry],
+  });
+  const fanoutGroups = new Gauge({
+    name: 'wan_fanout_groups',
+    help: 'WebSocket subscription groups open now: subscribers with the same caller, document and variables share one, with one source and one execution per change.',
+    registers: [registry],
+  });
+  const subscriptionExecutions = new Counter({
+    name: 'wan_subscription_executions_total',
+    help: 'videoTask subscription results executed: once per change for each WebSocket group, once per change for each SSE subscriber.',
     registers: [registry],
   });
   const pushLatency = new Histogram({
     name: 'wan_push_latency_seconds',
-    help: 'From the gateway seeing an upstream change to it being handed to a subscriber.',
+    help: 'From the gateway seeing an upstream change to it being handed to a subscriber (observed once per subscriber per change).',
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [registry],
   });
@@ -40,7 +50,16 @@ export function createMetrics(
     help: 'WebSocket connections open now.',
     registers: [registry],
   });
-  return { registry, tasks, upstreamRequests, liveSubscriptions, pushLatency, webSockets };
+  return {
+    registry,
+    tasks,
+    upstreamRequests,
+    liveSubscriptions,
+    fanoutGroups,
+    subscriptionExecutions,
+    pushLatency,
+    webSockets,
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,11 +1,13 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
+import type { OperationResult, SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import type { Auth } from './auth.js';
 import type { GatewayContext } from './builder.js';
+import { createFanout, groupKey, withTap } from './fanout.js';
 import type { RequestGuard } from './http/security.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -20,12 +22,16 @@ export const MAX_OPERATIONS_PER_SOCKET = 100;
  */
 export const CLOSE_RESTARTING = 1012;
 
-type OperationResult = ReturnType<NonNullable<Parameters<typeof useServer>[0]['execute']>>;
-
-/** What `onSubscribe` puts in `rootValue`: yoga's enveloped execute and subscribe. */
-interface Enveloped {
+/**
+ * What `onSubscribe` puts in `rootValue`: yoga's enveloped execute and subscribe, and the
+ * operation's socket, id and payload, for the fan-out to group it by.
+ */
+interface Operation {
   execute: (args: ExecutionArgs) => OperationResult;
   subscribe: (args: ExecutionArgs) => OperationResult;
+  socket: WebSocket;
+  id: string;
+  payload: SubscribePayload;
 }
 
 export interface WebSocketOptions {
@@ -54,6 +60,7 @@ export function attachWebSockets(options: WebSocketOptions): {
   closeAll(graceMs: number): Promise<void>;
 } {
   const { server, yoga, auth, metrics } = options;
+  const fanout = createFanout({ metrics });
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes });
   server.on('upgrade', (req, socket: Socket, head) => {
     if (options.guard?.refuseUpgrade(req, socket)) return;
@@ -92,8 +99,23 @@ export function attachWebSockets(options: WebSocketOptions): {
           return false;
         }
       },
-      execute: (args) => (args.rootValue as Enveloped).execute(args),
-      subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
+      execute: (args) => (args.rootValue as Operation).execute(args),
+      // Subscriptions with the same caller, document and variables share one source and one
+      // execution per change; each result is sent to all of them as one pre-serialised frame.
+      subscribe: (args) => {
+        const operation = args.rootValue as Operation;
+        const context = args.contextValue as GatewayContext;
+        // A replica whose event bus is down refuses new subscriptions (UPSTREAM_UNAVAILABLE):
+        // each subscriber gets that refusal from its own execution, even if a group is live.
+        if (context.events.ready() !== true) return operation.subscribe(args);
+        const { query, operationName, variables } = operation.payload;
+        return fanout.join(
+          groupKey(context.caller.id, query, operationName, variables),
+          operation.socket,
+          operation.id,
+          (tap) => operation.subscribe({ ...args, contextValue: withTap(context, tap) }),
+        );
+      },
       onSubscribe: async (ctx, id, payload) => {
         const open = operationsOf(ctx.extra);
         // Counted before any await: a burst of subscribes cannot slip past the cap.
@@ -149,7 +171,13 @@ export function attachWebSockets(options: WebSocketOptions): {
           document,
           variableValues: payload.variables ?? null,
           contextValue,
-          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+          rootValue: {
+            execute: enveloped.execute,
+            subscribe: enveloped.subscribe,
+            socket: ctx.extra.socket,
+            id,
+            payload,
+          } satisfies Operation,
         } satisfies ExecutionArgs;
       },
       onComplete: (ctx, id) => {

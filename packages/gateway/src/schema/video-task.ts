@@ -8,6 +8,7 @@ import {
 import { builder } from '../builder.js';
 import { gatewayError } from '../errors.js';
 import type { TaskEvent, TaskEventStream } from '../events/types.js';
+import { tapOf } from '../fanout.js';
 import { encodeCursor } from '../service.js';
 import type { TaskRecord } from '../store/types.js';
 import { isDone, preciseNow, publicStatus } from '../task.js';
@@ -200,9 +201,14 @@ builder.subscriptionType({
       args: { id: t.arg.id({ required: true }) },
       subscribe: (_root, args, ctx) => watch(ctx, String(args.id)),
       resolve: (event: TaskEvent, _args, ctx) => {
-        // Only live changes count: the first snapshot is a read, not a push.
-        if (event.observedAt >= 0)
-          ctx.metrics.pushLatency.observe(Math.max(0, preciseNow() - event.observedAt) / 1000);
+        ctx.metrics.subscriptionExecutions.inc();
+        // Only live changes count: the first snapshot is a read, not a push. A WebSocket group
+        // observes the latency once per member as it sends each its frame (see `fanout.ts`).
+        if (event.observedAt >= 0) {
+          const tap = tapOf(ctx);
+          if (tap) tap.changed(event.observedAt);
+          else ctx.metrics.pushLatency.observe(Math.max(0, preciseNow() - event.observedAt) / 1000);
+        }
         return event.record;
       },
     }),
@@ -211,7 +217,10 @@ builder.subscriptionType({
 
 /**
  * The current state first, then each newer version, until the task ends. The event stream is
- * opened before the current state is read, so no change can fall between the two.
+ * opened before the current state is read, so no change can fall between the two. Over
+ * graphql-ws this runs once per group of like subscribers (`fanout.ts`); over SSE (yoga's and
+ * `/graphql/stream`) once per subscriber, with its own execution per change (yoga writes those
+ * responses; the gateway has no socket there to send a shared frame on).
  */
 function watch(ctx: import('../builder.js').GatewayContext, id: string): AsyncGenerator<TaskEvent> {
   const ready = ctx.events.ready();
@@ -242,7 +251,9 @@ async function* follow(
   id: string,
   stream: TaskEventStream,
 ): AsyncGenerator<TaskEvent> {
-  ctx.metrics.liveSubscriptions.inc();
+  // A WebSocket group counts its members itself (one source serves them all); SSE is counted here.
+  const counted = tapOf(ctx) === undefined;
+  if (counted) ctx.metrics.liveSubscriptions.inc();
   try {
     const record = await ctx.service.visible(ctx.caller.id, id);
     let version = record.version;
@@ -256,6 +267,6 @@ async function* follow(
     }
   } finally {
     stream.close();
-    ctx.metrics.liveSubscriptions.dec();
+    if (counted) ctx.metrics.liveSubscriptions.dec();
   }
 }
