@@ -23,7 +23,23 @@ export const TASK_RESULT_PATH = '/v3/async/task-result';
 /** How much of an unexpected body an error keeps. */
 const MAX_BODY_IN_ERROR = 2048;
 
-export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+/**
+ * What the client reads of an answer. A fetch `Response` is one; so is the lighter object a
+ * pooled Node HTTP client (undici's `request`) can give, without WHATWG streams.
+ */
+export interface UpstreamResponse {
+  readonly ok: boolean;
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+  text(): Promise<string>;
+}
+
+/**
+ * How the client sends a request: `globalThis.fetch` by default (browsers, any runtime), or
+ * anything with its shape. `init` holds `method`, `headers` (a plain object), `body` (a string
+ * or nothing) and `signal`.
+ */
+export type FetchLike = (input: string, init: RequestInit) => Promise<UpstreamResponse>;
 
 export interface NovitaClientOptions extends EnvironmentOptions {
   /** The upstream API key, sent as `Authorization: Bearer`. Never appears in an error. */
@@ -207,7 +223,7 @@ export class NovitaClient implements TaskReader {
     };
 
     try {
-      let response: Response;
+      let response: UpstreamResponse;
       try {
         response = await this.#fetch(`${this.baseUrl}${request.path}`, {
           ...request.init,
@@ -250,7 +266,7 @@ export class NovitaClient implements TaskReader {
     }
   }
 
-  #httpFailure(response: Response, text: string): AttemptFailure {
+  #httpFailure(response: UpstreamResponse, text: string): AttemptFailure {
     const failureClass = classifyStatus(response.status);
     const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), this.#env.now());
     const fields = readErrorBody(text);

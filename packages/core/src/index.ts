@@ -2,6 +2,7 @@ export {
   type CallOptions,
   CREATE_TASK_PATH,
   type FetchLike,
+  type UpstreamResponse,
   NOVITA_BASE_URL,
   NovitaClient,
   type NovitaClientOptions,

@@ -47,6 +47,14 @@ export interface PollPolicy extends EnvironmentOptions {
   deadlineGraceMs?: number;
   /** The last known state, when resuming; only changes from it are yielded. */
   initial?: TaskSnapshot;
+  /**
+   * Whether `initial` was just read (a task the upstream has just created is known to be
+   * QUEUED): then the first read waits as if it followed a read, instead of going out at once
+   * only to confirm what is known. A resumed task, which may have moved meanwhile, is read at
+   * once (the default).
+   * @default false
+   */
+  initialIsFresh?: boolean;
   /** Told of each transient read failure; polling goes on. */
   onError?: (error: UpstreamError) => void;
   /** Options for each read. */
@@ -154,7 +162,14 @@ export async function* pollTask(
   let failedReads = 0;
   let progressPerSecond: number | null = null;
   let lastMove: { at: number; progress: number } | undefined;
-  let wait = 0;
+  let wait =
+    policy.initialIsFresh && current
+      ? nextPollDelay(
+          { snapshot: current, progressPerSecond, unchangedReads, failedReads },
+          resolved,
+          env.random,
+        )
+      : 0;
   /** Set once the read at (or just before) the deadline is under way: there is no other after it. */
   let finalRead = false;
 

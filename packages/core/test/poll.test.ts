@@ -180,6 +180,21 @@ describe('pollTask against a real server', () => {
     expect(server.pending).toBe(0);
   });
 
+  it('with a fresh initial snapshot, waits one interval before the first read', async () => {
+    server = await startScriptedServer([taskResult('TASK_STATUS_QUEUED')]);
+    const initial = await reader().getTaskResult('task-1');
+    server.script(taskResult('TASK_STATUS_SUCCEED'));
+    const policy = { minIntervalMs: 300, maxIntervalMs: 400, idleIntervalMs: 300, jitter: 0 };
+    const started = Date.now();
+    const { final } = await collect(
+      pollTask(reader(), 'task-1', { ...policy, initial, initialIsFresh: true }),
+    );
+    // The one read went out after the idle interval that a QUEUED task without an eta calls for.
+    expect(final.status).toBe('SUCCEEDED');
+    expect(server.requests).toHaveLength(2);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+  });
+
   it('refuses a deadline that is not a time, an initial snapshot of another task and bad bounds', async () => {
     server = await startScriptedServer([]);
     const done: TaskSnapshot = {
