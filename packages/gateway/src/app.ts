@@ -35,7 +35,7 @@ export interface GatewayOptions {
   /** Where JSON logs go (stdout by default). */
   logDestination?: DestinationStream;
   /** How tracking paces upstream reads (core's defaults otherwise). */
-  pollPolicy?: Omit<PollPolicy, 'signal' | 'deadline' | 'initial' | 'onError'>;
+  pollPolicy?: Omit<PollPolicy, 'signal' | 'deadline' | 'initial' | 'initialIsFresh' | 'onError'>;
   /**
    * In webhook mode, how long to wait for a task's webhook before polling it anyway.
    * @default 120000

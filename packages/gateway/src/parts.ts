@@ -13,6 +13,7 @@ import type { TaskStore } from './store/types.js';
 import { TaskWriter } from './task-writer.js';
 import { LocalTracking } from './tracking/local.js';
 import type { Tracking } from './tracking/types.js';
+import { pooledUpstream } from './upstream-http.js';
 
 /** The key the gateway uses with its embedded emulator (which checks that one is sent). */
 const EMULATOR_KEY = 'wan-video-embedded-emulator';
@@ -22,7 +23,10 @@ export interface PartsOptions {
   readonly logger: Logger;
   readonly metrics: Metrics;
   /** How tracking paces upstream reads (core's defaults otherwise). */
-  readonly pollPolicy?: Omit<PollPolicy, 'signal' | 'deadline' | 'initial' | 'onError'>;
+  readonly pollPolicy?: Omit<
+    PollPolicy,
+    'signal' | 'deadline' | 'initial' | 'initialIsFresh' | 'onError'
+  >;
   /** In webhook mode, how long to wait for a task's webhook before polling it anyway. */
   readonly webhookFallbackMs?: number;
   /** Options for the embedded emulator (when no NOVITA_API_KEY is set). */
@@ -151,10 +155,12 @@ export async function createParts(
       });
     closers.push(() => limits.close());
 
+    const upstreamHttp = pooledUpstream(upstreamUrl);
+    closers.push(() => upstreamHttp.close());
     const client = new NovitaClient({
       apiKey: upstreamKey,
       baseUrl: upstreamUrl,
-      fetch: countingFetch(options.metrics),
+      fetch: countingFetch(options.metrics, upstreamHttp.fetch),
     });
     const writer = new TaskWriter({ store, events, logger });
     const trackingParts: TrackingParts = { store, writer, client };
@@ -213,11 +219,11 @@ export async function createParts(
 }
 
 /** Counts upstream requests by route and answer status for /metrics. */
-function countingFetch(metrics: Metrics): FetchLike {
+function countingFetch(metrics: Metrics, send: FetchLike): FetchLike {
   return async (input, init) => {
     const route = input.includes(TASK_RESULT_PATH) ? 'result' : 'create';
     try {
-      const response = await fetch(input, init);
+      const response = await send(input, init);
       metrics.upstreamRequests.inc({ route, status: String(response.status) });
       return response;
     } catch (error) {

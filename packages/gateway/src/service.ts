@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import {
   isTerminalStatus,
   isUpstreamError,
@@ -148,6 +149,8 @@ export class VideoService {
   readonly #awaitingWebhook = new Map<string, NodeJS.Timeout>();
 
   constructor(options: ServiceOptions) {
+    // Every create in flight listens to it: as many listeners as creates, not a leak.
+    setMaxListeners(0, this.#shutdown.signal);
     this.#options = options;
   }
 
@@ -487,7 +490,7 @@ export class VideoService {
     input: ResolvedVideoInput,
     secret: string | null,
   ): Promise<TaskRecord> {
-    const { client, tracking, writer } = this.#options;
+    const { client, writer } = this.#options;
     const webhookUrl =
       secret === null
         ? undefined
@@ -546,18 +549,26 @@ export class VideoService {
       throw upstreamFailure(error, task.id);
     }
     const created = await this.#recordCreated(task.id, upstreamTaskId);
+    // Tracking starts beside the answer, not before it: the client has its task without waiting
+    // for a follower to be set up (or, with BullMQ, for a round trip to Redis). Should this
+    // process die in between, the task is stored: the next start (or another replica's
+    // reconciling) resumes it.
+    setImmediate(() => void this.#startTracking(created));
+    return created;
+  }
+
+  async #startTracking(created: TaskRecord): Promise<void> {
+    const { tracking } = this.#options;
     try {
-      if (this.#earlyPokes.delete(task.id)) await tracking.poke(created);
+      if (this.#earlyPokes.delete(created.id)) await tracking.poke(created);
       else await tracking.track(created);
     } catch (error) {
-      // The task is created and stored: tracking picks it up when it can (`resume`), and the
-      // client gets its task now rather than an error for a video it has paid for.
+      // The task is created and stored: tracking picks it up when it can (`resume`).
       this.#options.logger.warn(
-        { err: error, taskId: task.id },
+        { err: error, taskId: created.id },
         'tracking could not take the task yet; it is resumed when it can',
       );
     }
-    return created;
   }
 
   /**

@@ -25,11 +25,21 @@ export class TaskWriter {
 
   /**
    * Applies an upstream snapshot: returns the task as it is afterwards (changed or not), or
-   * `undefined` when the task is gone.
+   * `undefined` when the task is gone. `known` is the task as the caller last saw it (a tracker
+   * keeps it): the first try reduces against it without reading the store, and the write, being
+   * conditional on its version, finds out if it was stale; then the store is read and it tries
+   * again. A stale `known` that makes the snapshot look unchanged is harmless: the stored task
+   * is newer still, and states only move forward.
    */
-  async apply(id: string, snapshot: TaskSnapshot): Promise<TaskRecord | undefined> {
+  async apply(
+    id: string,
+    snapshot: TaskSnapshot,
+    known?: TaskRecord,
+  ): Promise<TaskRecord | undefined> {
+    let guess = known?.id === id ? known : undefined;
     for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
-      const current = await this.#store.get(id);
+      const current = guess ?? (await this.#store.get(id));
+      guess = undefined;
       if (!current) return undefined;
       const reduction = reduceTask(snapshotOf(current), snapshot);
       if (reduction.outcome !== 'changed') return current;

@@ -18,7 +18,10 @@ export interface LocalTrackingOptions {
   readonly reader: TaskReader;
   readonly logger: Logger;
   /** How the poller paces its reads (core's defaults otherwise). */
-  readonly pollPolicy?: Omit<PollPolicy, 'signal' | 'deadline' | 'initial' | 'onError'>;
+  readonly pollPolicy?: Omit<
+    PollPolicy,
+    'signal' | 'deadline' | 'initial' | 'initialIsFresh' | 'onError'
+  >;
   /**
    * In webhook mode, how long to wait for the webhook before polling anyway.
    * @default 120000
@@ -116,19 +119,24 @@ export class LocalTracking implements Tracking {
   async start(): Promise<void> {}
 
   async resume(records: readonly TaskRecord[]): Promise<void> {
-    for (const record of records) await this.track(record);
+    for (const record of records) this.#start(record, false);
   }
 
   async ready(): Promise<true> {
     return true;
   }
 
+  /** `record` was just written (a create, a read): its first read waits an interval. */
   async track(record: TaskRecord): Promise<void> {
+    this.#start(record, true);
+  }
+
+  #start(record: TaskRecord, fresh: boolean): void {
     if (this.#stopped || this.#follows.has(record.id) || isDone(record) || !record.upstreamTaskId)
       return;
     const follow = new Follow();
     this.#follows.set(record.id, follow);
-    follow.done = this.#follow(record, follow)
+    follow.done = this.#follow(record, follow, fresh)
       .catch((error: unknown) => {
         this.#options.logger.error({ err: error, taskId: record.id }, 'task tracker failed');
       })
@@ -147,14 +155,14 @@ export class LocalTracking implements Tracking {
     await Promise.all(all.map((follow) => follow.done));
   }
 
-  async #follow(start: TaskRecord, follow: Follow): Promise<void> {
+  async #follow(start: TaskRecord, follow: Follow, fresh: boolean): Promise<void> {
     const { store, writer, reader, logger } = this.#options;
     const upstreamId = start.upstreamTaskId as string;
     const signal = follow.controller.signal;
     let record = start;
 
     const apply = async (snapshot: TaskSnapshot) => {
-      record = (await writer.apply(record.id, snapshot)) ?? record;
+      record = (await writer.apply(record.id, snapshot, record)) ?? record;
     };
 
     // Webhook mode: wait for the webhook; each one triggers a confirming read, never trusted alone.
@@ -177,6 +185,7 @@ export class LocalTracking implements Tracking {
         if (isDone(record)) return;
       }
       logger.info({ taskId: record.id }, 'no webhook yet: polling as a fallback');
+      fresh = false;
     }
 
     // Polling (or the webhook fallback): a webhook during it restarts the poll with a read at once.
@@ -188,11 +197,14 @@ export class LocalTracking implements Tracking {
         const poll = pollTask(reader, upstreamId, {
           ...this.#options.pollPolicy,
           initial: snapshotOf(record),
+          // Only the first run after a create or a read: a webhook's run reads at once.
+          initialIsFresh: fresh,
           deadline: record.deadlineAt,
           signal: run.signal,
           onError: (error) =>
             logger.warn({ err: error, taskId: record.id }, 'upstream read failed; polling goes on'),
         });
+        fresh = false;
         for await (const snapshot of poll) await apply(snapshot);
         return;
       } catch (error) {
