@@ -254,7 +254,12 @@ export function createFanout(options: FanoutOptions): Fanout {
         return active;
       },
       send(payload) {
-        socket.send(`${prefix}${payload}}`);
+        try {
+          socket.send(`${prefix}${payload}}`);
+        } catch {
+          // A socket that cannot take a frame is going away: its close makes the member leave.
+          // It must not end the group for the others.
+        }
       },
       next() {
         if (finished) return Promise.resolve(DONE);
