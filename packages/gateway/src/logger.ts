@@ -12,12 +12,23 @@ function scrubber(secrets: readonly string[]) {
     if (typeof value === 'string') return scrubString(value);
     if (depth > 6 || value === null || typeof value !== 'object') return value;
     if (value instanceof Error) {
-      // A copy of the same class, so pino's error serializer still reports its type.
-      const copy = Object.create(Object.getPrototypeOf(value)) as Error & Record<string, unknown>;
-      for (const [key, item] of Object.entries(value)) copy[key] = scrub(item, depth + 1);
-      copy.message = scrubString(value.message);
-      copy.stack = scrubString(value.stack ?? '');
-      if (value.cause !== undefined) copy.cause = scrub(value.cause, depth + 1);
+      // A plain Error carrying the original's constructor, so that pino's error serializer
+      // still reports its type: a copy of the class itself would keep its prototype's getters
+      // (DOMException's `message` and `name` throw on anything but a real DOMException).
+      const copy = Object.create(Error.prototype) as Error;
+      const set = (key: string, item: unknown, enumerable = true) =>
+        Object.defineProperty(copy, key, {
+          value: item,
+          enumerable,
+          writable: true,
+          configurable: true,
+        });
+      for (const [key, item] of Object.entries(value)) set(key, scrub(item, depth + 1));
+      set('constructor', value.constructor, false);
+      set('name', value.name, false);
+      set('message', scrubString(value.message));
+      set('stack', scrubString(value.stack ?? ''));
+      if (value.cause !== undefined) set('cause', scrub(value.cause, depth + 1));
       return copy;
     }
     if (Array.isArray(value)) return value.map((item) => scrub(item, depth + 1));
