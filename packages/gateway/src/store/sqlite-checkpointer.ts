@@ -4,7 +4,9 @@
  * loop 16 to 30 ms every ~50 mutations. Here the gateway's connection never checkpoints
  * (`wal_autocheckpoint = 0`); a worker thread with a connection of its own runs a PASSIVE
  * checkpoint now and then, which copies what it can without waiting for, or blocking, the
- * gateway's reads and writes.
+ * gateway's reads and writes. Only a WAL past 10,000 frames (about 40 MB) that writes without
+ * a pause kept from starting over gets a RESTART checkpoint, which makes the next write wait
+ * for the copy of what is left.
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
@@ -17,7 +19,12 @@ const db = new Database(workerData.path);
 db.pragma('busy_timeout = 1000');
 const timer = setInterval(() => {
   try {
-    db.pragma('wal_checkpoint(PASSIVE)');
+    const [result] = db.pragma('wal_checkpoint(PASSIVE)');
+    // Writes that never pause leave no moment when every frame is copied, and the WAL only
+    // starts over then: past a bound it is copied in full, the writer waiting that long.
+    if (result && result.log > workerData.maxFrames && result.checkpointed < result.log) {
+      db.pragma('wal_checkpoint(RESTART)');
+    }
   } catch (error) {
     parentPort.postMessage(String(error && error.message));
   }
@@ -45,7 +52,7 @@ export function startCheckpointer(
   const driver = createRequire(import.meta.url).resolve('libsql');
   const worker = new Worker(WORKER, {
     eval: true,
-    workerData: { driver, path, everyMs: options.everyMs ?? 500 },
+    workerData: { driver, path, everyMs: options.everyMs ?? 500, maxFrames: 10_000 },
   });
   // It never keeps the process alive by itself.
   worker.unref();
