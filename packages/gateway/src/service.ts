@@ -16,7 +16,7 @@ import { badUserInput, gatewayError, notFound } from './errors.js';
 import type { Limits } from './limits/types.js';
 import type { Logger } from './logger.js';
 import type { InsertResult, NewTask, TaskRecord, TaskStore } from './store/types.js';
-import { isDone } from './task.js';
+import { clip, isDone, quoteUpstream } from './task.js';
 import type { TaskWriter } from './task-writer.js';
 import type { Tracking } from './tracking/types.js';
 
@@ -65,28 +65,8 @@ function createdNothing(error: UpstreamError): boolean {
   );
 }
 
-/** The longest piece of upstream text quoted in a message or a failure reason. */
-const MAX_QUOTED = 300;
 /** The longest upstream text passed on as data (`reason`, `upstreamMessage`). */
 const MAX_UPSTREAM_TEXT = 2000;
-
-/** Upstream text, cut to `max` characters: it is data, whoever wrote it and however long. */
-function clip(text: string, max: number): string {
-  const chars = [...text];
-  return chars.length <= max ? text : `${chars.slice(0, max).join('')}…`;
-}
-
-/**
- * Upstream text to quote inside a sentence of ours (an error message, a failure reason): control
- * characters and line breaks become spaces, so it cannot forge lines in logs or text shown
- * verbatim, and it is cut short. Markup stays as it is: every client shows it as text (JSON
- * escapes it on the wire; GraphiQL and the playground never render it as HTML).
- */
-export function quoteUpstream(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it removes
-  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
-  return clip(flat, MAX_QUOTED);
-}
 
 /**
  * The GraphQL error for a failed upstream call. `taskId` names the task the create left behind

@@ -2,7 +2,7 @@ import { isTerminalStatus, reduceTask, type TaskSnapshot } from '@wan-video/core
 import type { TaskEvents } from './events/types.js';
 import type { Logger } from './logger.js';
 import type { TaskRecord, TaskStore } from './store/types.js';
-import { preciseNow, publicStatus, snapshotOf } from './task.js';
+import { preciseNow, publicStatus, quoteUpstream, snapshotOf } from './task.js';
 
 /** Writes racing on one task before one gives up (each retry reads the task again). */
 const MAX_CONFLICTS = 20;
@@ -36,6 +36,10 @@ export class TaskWriter {
     snapshot: TaskSnapshot,
     known?: TaskRecord,
   ): Promise<TaskRecord | undefined> {
+    // The upstream's reason for a failed task is its text, shown as ours: one line, cut short.
+    if (snapshot.failureReason !== null) {
+      snapshot = { ...snapshot, failureReason: quoteUpstream(snapshot.failureReason) };
+    }
     let guess = known?.id === id ? known : undefined;
     for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
       const current = guess ?? (await this.#store.get(id));

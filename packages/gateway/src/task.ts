@@ -52,3 +52,73 @@ export function deadlineReason(record: TaskRecord, lastError?: string): string {
 
 /** Wall-clock milliseconds with sub-millisecond precision, comparable across processes. */
 export const preciseNow = (): number => performance.timeOrigin + performance.now();
+
+/**
+ * How long a subscriber of a task in progress goes without hearing from it, at most: past that,
+ * it is sent the progress and ETA estimated for now. Upstream reads stay as few as the poll
+ * policy makes them (the estimate costs none).
+ */
+export const PROGRESS_TICK_MS = 2500;
+
+/** A task as a client is shown it at one moment. */
+export interface ShownTask extends TaskRecord {
+  /** Whether `progressPercent` and `etaSeconds` are the gateway's estimate, not the upstream's. */
+  readonly progressEstimated: boolean;
+}
+
+export const isShown = (record: TaskRecord): record is ShownTask => 'progressEstimated' in record;
+
+/** Whether a task's progress can be estimated: it is PROCESSING and the upstream gave an ETA. */
+export const isEstimable = (record: TaskRecord): boolean =>
+  record.status === 'PROCESSING' && record.etaSeconds !== null && record.etaSeconds > 0;
+
+/**
+ * The task as shown at `now`. While it is PROCESSING with an ETA, progress moves on from the
+ * upstream's last figure (as of `updatedAt`) at the pace that ETA implies, reaching 99 (never
+ * 100: only the upstream says done) when it runs out, and the ETA counts down; the upstream's
+ * next figure replaces the estimate. `floor` is the progress this client was shown already:
+ * nothing shown goes backwards, even when the upstream's next figure is below the estimate.
+ */
+export function shownAt(record: TaskRecord, now: number, floor = 0): ShownTask {
+  let progressPercent = record.progressPercent;
+  let etaSeconds = record.etaSeconds;
+  let progressEstimated = false;
+  const elapsedSeconds = (now - record.updatedAt) / 1000;
+  if (isEstimable(record) && elapsedSeconds >= 1) {
+    const eta = record.etaSeconds as number;
+    const share = Math.min(1, elapsedSeconds / eta);
+    progressPercent = Math.min(
+      99,
+      Math.max(progressPercent, Math.floor(progressPercent + (100 - progressPercent) * share)),
+    );
+    etaSeconds = Math.max(0, Math.ceil(eta - elapsedSeconds));
+    progressEstimated = progressPercent !== record.progressPercent || etaSeconds !== eta;
+  }
+  if (!isDone(record) && floor > progressPercent) {
+    progressPercent = floor;
+    progressEstimated = true;
+  }
+  return { ...record, progressPercent, etaSeconds, progressEstimated };
+}
+
+/** The longest piece of upstream text quoted in a message or a failure reason. */
+const MAX_QUOTED = 300;
+
+/** Upstream text, cut to `max` characters: it is data, whoever wrote it and however long. */
+export function clip(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max).join('')}…`;
+}
+
+/**
+ * Upstream text to quote inside a sentence of ours (an error message, a failure reason), or to
+ * show as one (an upstream task's own failure reason): control characters and line breaks become
+ * spaces, so it cannot forge lines in logs or text shown verbatim, and it is cut short. Markup
+ * stays as it is: every client shows it as text (JSON escapes it on the wire; GraphiQL and the
+ * playground never render it as HTML).
+ */
+export function quoteUpstream(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it removes
+  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
+  return clip(flat, MAX_QUOTED);
+}

@@ -115,6 +115,23 @@ describe('generateVideo', () => {
       stack.emulator.setFaults({});
     }
   });
+
+  it("shows the upstream's reason on one line: line breaks and control characters become spaces", async () => {
+    stack.emulator.setFaults({
+      failTasks: { reason: 'content policy:\nthe prompt\tmentions <b>it</b>\u0007 "at dusk"' },
+    });
+    try {
+      const task = await generate(smallInput({ seed: 15 }));
+      const sub = watch(stack.ws(), task.id);
+      await sub.done;
+      expect(sub.events.at(-1)).toMatchObject({
+        status: 'FAILED',
+        failureReason: 'content policy: the prompt mentions <b>it</b>  "at dusk"',
+      });
+    } finally {
+      stack.emulator.setFaults({});
+    }
+  });
 });
 
 describe('validation', () => {

@@ -8,6 +8,7 @@ export const VideoTaskFields = graphql(`
     status
     progressPercent
     etaSeconds
+    progressEstimated
     failureReason
     input {
       prompt

@@ -77,6 +77,7 @@ const sameTask = (a: VideoTask | null, b: VideoTask) =>
   a.status === b.status &&
   a.progressPercent === b.progressPercent &&
   a.etaSeconds === b.etaSeconds &&
+  a.progressEstimated === b.progressEstimated &&
   a.failureReason === b.failureReason &&
   a.updatedAt === b.updatedAt &&
   a.videos.length === b.videos.length &&

@@ -13,6 +13,8 @@ export interface UseVideoTaskResult extends TaskState {
   readonly status: VideoTask['status'] | null;
   readonly progressPercent: number;
   readonly etaSeconds: number | null;
+  /** Whether `progressPercent` and `etaSeconds` are the gateway's estimate between upstream reads. */
+  readonly progressEstimated: boolean;
   readonly videos: VideoTask['videos'];
 }
 
@@ -21,6 +23,7 @@ const withShortcuts = (state: TaskState): UseVideoTaskResult => ({
   status: state.task?.status ?? null,
   progressPercent: state.task?.progressPercent ?? 0,
   etaSeconds: state.task?.etaSeconds ?? null,
+  progressEstimated: state.task?.progressEstimated ?? false,
   videos: state.task?.videos ?? [],
 });
 

@@ -11,7 +11,16 @@ import type { TaskEvent, TaskEventStream } from '../events/types.js';
 import { tapOf } from '../fanout.js';
 import { encodeCursor } from '../service.js';
 import type { TaskRecord } from '../store/types.js';
-import { isDone, preciseNow, publicStatus } from '../task.js';
+import {
+  isDone,
+  isEstimable,
+  isShown,
+  PROGRESS_TICK_MS,
+  preciseNow,
+  publicStatus,
+  type ShownTask,
+  shownAt,
+} from '../task.js';
 import { DateTime, Seed } from './scalars.js';
 
 export const VideoTaskStatus = builder.enumType('VideoTaskStatus', {
@@ -58,6 +67,10 @@ const VideoTaskInput = builder.objectRef<TaskRecord>('VideoTaskInput').implement
   }),
 });
 
+/** A task as shown now, unless a subscription already decided how (with its floor). */
+const shown = (record: TaskRecord): ShownTask =>
+  isShown(record) ? record : shownAt(record, Date.now());
+
 export const VideoTask = builder.objectRef<TaskRecord>('VideoTask').implement({
   description:
     'One text-to-video task, from QUEUED to SUCCEEDED (with videos) or FAILED (with a reason).',
@@ -65,13 +78,20 @@ export const VideoTask = builder.objectRef<TaskRecord>('VideoTask').implement({
     id: t.exposeID('id'),
     status: t.field({ type: VideoTaskStatus, resolve: publicStatus }),
     progressPercent: t.int({
-      description: '0 to 100; never goes backwards.',
-      resolve: (r) => (r.status === 'SUCCEEDED' ? 100 : r.progressPercent),
+      description:
+        '0 to 100; never goes backwards for a subscriber. Between upstream reads it is estimated from the last figure and the ETA (see progressEstimated).',
+      resolve: (r) => (r.status === 'SUCCEEDED' ? 100 : shown(r).progressPercent),
     }),
     etaSeconds: t.int({
       nullable: true,
-      description: 'Seconds the upstream expects it still needs.',
-      resolve: (r) => r.etaSeconds,
+      description:
+        'Seconds the upstream expects it still needs; counted down between upstream reads.',
+      resolve: (r) => shown(r).etaSeconds,
+    }),
+    progressEstimated: t.boolean({
+      description:
+        "Whether progressPercent and etaSeconds are the gateway's estimate since the upstream's last figure (which replaces it at the next read), not that figure.",
+      resolve: (r) => shown(r).progressEstimated,
     }),
     failureReason: t.string({ nullable: true, resolve: (r) => r.failureReason }),
     input: t.field({ type: VideoTaskInput, resolve: (r) => r }),
@@ -255,18 +275,46 @@ async function* follow(
   const counted = tapOf(ctx) === undefined;
   if (counted) ctx.metrics.liveSubscriptions.inc();
   try {
-    const record = await ctx.service.visible(ctx.caller.id, id);
-    let version = record.version;
-    yield { record, observedAt: -1 };
-    if (isDone(record)) return;
-    for await (const event of stream) {
-      if (event.record.version <= version) continue;
-      version = event.record.version;
-      yield event;
-      if (isDone(event.record)) return;
+    let current = await ctx.service.visible(ctx.caller.id, id);
+    /** The progress this subscriber was shown last: what it is shown never goes backwards. */
+    let floor = 0;
+    const show = (record: TaskRecord, observedAt: number): TaskEvent => {
+      const view = shownAt(record, Date.now(), floor);
+      floor = view.progressPercent;
+      return { record: view, observedAt };
+    };
+    yield show(current, -1);
+    if (isDone(current)) return;
+    let next: Promise<IteratorResult<TaskEvent>> | undefined;
+    for (;;) {
+      next ??= stream.next();
+      // While the task is in progress, no more than PROGRESS_TICK_MS goes by without a push:
+      // the estimate for now, when the upstream has nothing new.
+      const event = isEstimable(current) ? await within(next, PROGRESS_TICK_MS) : await next;
+      if (event === TICK) {
+        yield show(current, -1);
+        continue;
+      }
+      next = undefined;
+      if (event.done) return;
+      if (event.value.record.version <= current.version) continue;
+      current = event.value.record;
+      yield show(current, event.value.observedAt);
+      if (isDone(current)) return;
     }
   } finally {
     stream.close();
     if (counted) ctx.metrics.liveSubscriptions.dec();
   }
+}
+
+const TICK = Symbol('tick');
+
+/** `promise`'s value, or TICK if `ms` pass first (the promise is left to settle later). */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TICK> {
+  let timer: NodeJS.Timeout | undefined;
+  const tick = new Promise<typeof TICK>((resolve) => {
+    timer = setTimeout(() => resolve(TICK), ms);
+  });
+  return Promise.race([promise, tick]).finally(() => clearTimeout(timer));
 }
