@@ -21,7 +21,7 @@ import {
   usePlayground,
   useReadiness,
 } from './http/routes.js';
-import { createRequestGuard, useCsrfPrevention } from './http/security.js';
+import { createRequestGuard, useCsrfPrevention, useNoFraming } from './http/security.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createParts, type GatewayDeps, type Parts } from './parts.js';
@@ -183,6 +183,7 @@ export function createGateway(
         },
         plugins: [
           useCsrfPrevention('/graphql'),
+          useNoFraming(),
           useGraphiQLAssets('/graphql'),
           useHealth(),
           useReadiness(

@@ -134,6 +134,31 @@ describe('no client keys (loopback only): pages of other origins and spoofed hos
 
   const anonymousTasks = async () => (await stack.gql(TASKS)).body.data.videoTasks.edges.length;
 
+  it('GraphiQL cannot be framed by a page of another origin (a prefilled mutation, one click away)', async () => {
+    const graphiql = `${stack.gateway.graphqlUrl}?query=${encodeURIComponent(MUTATION)}`;
+    const response = await fetch(graphiql, { headers: { accept: 'text/html' } });
+    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(response.headers.get('content-security-policy')).toBe("frame-ancestors 'self'");
+    expect(response.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    await response.body?.cancel();
+    const framing = await servePage(
+      () => `<!doctype html><iframe id="f" src="${escapeAttr(graphiql)}"></iframe>`,
+    );
+    const page = await browser.newPage();
+    try {
+      await page.goto(framing.url);
+      const frame = await (await page.waitForSelector('#f')).contentFrame();
+      if (!frame) throw new Error('no frame');
+      await frame.waitForLoadState('domcontentloaded');
+      // Chromium shows its own error page in place of the framed one: no GraphiQL, no button.
+      expect(frame.url()).toMatch(/^chrome-error:/);
+      expect(await frame.locator('.graphiql-container, .graphiql-execute-button').count()).toBe(0);
+    } finally {
+      await page.close();
+      framing.server.close();
+    }
+  });
+
   it('a page of another origin creates nothing: forms, fetches with credentials, a WebSocket', async () => {
     const page = await browser.newPage();
     try {

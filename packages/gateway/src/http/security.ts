@@ -163,3 +163,18 @@ export function useCsrfPrevention(endpoint = '/graphql'): Plugin {
     },
   };
 }
+
+/**
+ * No page of the gateway (GraphiQL, the playground) can be framed by another site: GraphiQL runs
+ * whatever operation its URL holds at one click on its run button, so a page that framed it could
+ * make a visitor create a task (clickjacking). Every HTML answer says so to the browser.
+ */
+export function useNoFraming(): Plugin {
+  return {
+    onResponse({ response }) {
+      if (!(response.headers.get('content-type') ?? '').startsWith('text/html')) return;
+      response.headers.set('content-security-policy', "frame-ancestors 'self'");
+      response.headers.set('x-frame-options', 'SAMEORIGIN');
+    },
+  };
+}
