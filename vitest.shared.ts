@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
  * `@wan-video/source` export condition, so no build is needed before testing), and each run
  * writes a JSON report that `.ci/run` sums into one closing line.
  */
-export function sharedConfig(packageDir: string, name: string) {
+export function sharedConfig(name: string) {
   return defineConfig({
     resolve: { conditions: ['@wan-video/source'] },
     ssr: { resolve: { conditions: ['@wan-video/source'] } },

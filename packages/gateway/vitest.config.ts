@@ -4,7 +4,7 @@ import { sharedConfig } from '../../vitest.shared.js';
 
 const require = createRequire(import.meta.url);
 
-export default mergeConfig(sharedConfig(import.meta.dirname, 'gateway'), {
+export default mergeConfig(sharedConfig('gateway'), {
   // One copy of graphql for everyone (ours, Pothos, yoga): two realms would make yoga mask our errors.
   resolve: { alias: { graphql: require.resolve('graphql') } },
   test: {

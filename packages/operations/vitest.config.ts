@@ -1,3 +1,3 @@
 import { sharedConfig } from '../../vitest.shared.js';
 
-export default sharedConfig(import.meta.dirname, 'operations');
+export default sharedConfig('operations');

@@ -4,7 +4,7 @@ import { sharedConfig } from '../../vitest.shared.js';
 
 const require = createRequire(import.meta.url);
 
-export default mergeConfig(sharedConfig(import.meta.dirname, 'react-hooks'), {
+export default mergeConfig(sharedConfig('react-hooks'), {
   // The tests start the real gateway in-process: one copy of graphql for it and the hooks.
   resolve: { alias: { graphql: require.resolve('graphql') } },
   test: {

@@ -2,12 +2,12 @@ export {
   type CallOptions,
   CREATE_TASK_PATH,
   type FetchLike,
-  type UpstreamResponse,
   NOVITA_BASE_URL,
   NovitaClient,
   type NovitaClientOptions,
   TASK_RESULT_PATH,
   type TaskReader,
+  type UpstreamResponse,
 } from './client.js';
 export type { EnvironmentOptions } from './environment.js';
 export {
