@@ -254,8 +254,8 @@ function explain(run: {
       );
       const own = share((name) => /^(graphql-ws|ws|@wan-video\/gateway)$/.test(name));
       sentences.push(
-        `Of the gateway's busy time in the profile above, ${busy(execution)} is GraphQL execution run once per subscriber (yoga's executor from @graphql-tools, envelop, the @whatwg-node promise helpers, graphql-js), ${busy(gc)} garbage collection of what every push allocates, ${busy(writes)} the socket writes themselves (\`writev\`), and ${busy(own)} graphql-ws, \`ws\` and the gateway's own code (the async generator per subscription, the resolvers) together.`,
-        `The socket writes are work the bare server does as well (its whole cost is ${largest.bareCpu.toFixed(1)} µs a frame); what it does not do is run a GraphQL execution, an async-generator step and a graphql-ws serialisation for every watcher of the change, though every watcher gets the same selection set over the same record, and that per-watcher work, with the garbage it leaves, is the gap.`,
+        `Of the gateway's busy time in the profile above, ${busy(execution)} is GraphQL execution (yoga's executor from @graphql-tools, envelop, the @whatwg-node promise helpers, graphql-js: since grouped fan-out it runs once per change for a group of like subscribers, not per subscriber), ${busy(gc)} garbage collection, ${busy(writes)} the socket writes themselves (\`writev\`), and ${busy(own)} graphql-ws, \`ws\` and the gateway's own code together.`,
+        `Each watcher's frame is built around one shared serialisation and written as the bare server writes its own; what the gateway does besides, in the same process and counted in "per push", is the tracker's reads and writes, SQLite and the /metrics scrapes, and on a busy machine the two cores it shares with the load generator and the emulator.`,
       );
     }
     paragraphs.push(`**Why the burst misses.** ${sentences.join(' ')}`);
@@ -748,7 +748,7 @@ ${table(
 
 ${latencyTable}
 
-Where the time goes: CPU time (user and system) of the gateway process over the window and its grace, divided by the pushes its \`wan_push_latency_seconds\` histogram counted over the same span (the tracker's reads and writes and the \`/metrics\` scrapes are included, which is most of it when the pushes are few), and the bare \`ws\` server's CPU time over the frames it sent. Then that histogram itself: from the tracker publishing a change to the resolver handing it to graphql-ws, before serialising and sending (p99 as the bound of its bucket).
+Where the time goes: CPU time (user and system) of the gateway process over the window and its grace, divided by the pushes its \`wan_push_latency_seconds\` histogram counted over the same span (the tracker's reads and writes and the \`/metrics\` scrapes are included, which is most of it when the pushes are few), and the bare \`ws\` server's CPU time over the frames it sent. Then that histogram itself: from the tracker publishing a change to its frame being handed to each watcher's socket (p99 as the bound of its bucket).
 
 ${histogramTable}
 
