@@ -1,7 +1,8 @@
 /**
  * Helpers shared by `mutation.ts` and `economy.ts`: the report types, markdown tables,
  * percentiles, autocannon with per-request timings, and the child processes (an emulator, a
- * gateway) that keep each server off the load generator's event loop.
+ * gateway, the mutation benchmark's stack floor) that keep each server off the load generator's
+ * event loop.
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -9,6 +10,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { EmulatorOptions, RequestLogEntry, WebhookLogEntry } from '@wan-video/emulator';
 import autocannon from 'autocannon';
+import type { FloorOptions } from './lib-a-floor-process.js';
 
 /** One line of the summary of targets (the shape `all.ts` collects). */
 export interface Target {
@@ -152,6 +154,32 @@ export interface ChildServer {
   close(): Promise<void>;
 }
 
+/** What a server child (gateway or floor) measured over a window: see `MeasuredServer`. */
+export interface ServerStats {
+  /** Event-loop delay (`monitorEventLoopDelay`, 10 ms resolution, less the 10 ms), in ms. */
+  readonly loopDelayP50Ms: number;
+  readonly loopDelayP99Ms: number;
+  readonly loopDelayMaxMs: number;
+  /** The process's CPU time (user + system), in ms. */
+  readonly cpuMs: number;
+  /** The window, in µs of the child's `process.hrtime` (the clock of its `--cpu-prof` samples). */
+  readonly startedUs: number;
+  readonly endedUs: number;
+}
+
+/** A server child that measures its own event loop and CPU time over a window. */
+export interface MeasuredServer extends ChildServer {
+  /** Starts a window: the child resets its event-loop histogram and CPU baseline. */
+  resetStats(): Promise<void>;
+  /** The window so far. */
+  stats(): Promise<ServerStats>;
+}
+
+export interface ForkOptions {
+  /** Node options for the child; by default this process's (`--import tsx`, conditions). */
+  readonly execArgv?: readonly string[];
+}
+
 /**
  * Forks `file` (with this process's `--import tsx` and conditions), passes `arg` as argv[2],
  * and waits for the `{ url }` it sends over IPC. `'close'` over IPC stops it.
@@ -160,9 +188,11 @@ async function forkServer(
   file: string,
   arg: string,
   onStdout?: (chunk: string) => void,
-): Promise<ChildServer> {
+  options: ForkOptions = {},
+): Promise<MeasuredServer> {
   const child = fork(fileURLToPath(new URL(file, import.meta.url)), [arg], {
     stdio: ['ignore', onStdout ? 'pipe' : 'inherit', 'inherit', 'ipc'],
+    ...(options.execArgv ? { execArgv: [...options.execArgv] } : {}),
   });
   if (onStdout && child.stdout) {
     child.stdout.setEncoding('utf8');
@@ -175,8 +205,29 @@ async function forkServer(
       throw new Error(`${file} exited (${String(code)}) before it listened`);
     }),
   ])) as [{ url: string }];
+  /** Sends `question` and waits for the first message that has `key`. */
+  const ask = <T>(question: string, key: string): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const onMessage = (answer: unknown) => {
+        if (typeof answer !== 'object' || answer === null || !(key in answer)) return;
+        child.off('exit', onExit);
+        child.off('message', onMessage);
+        resolve((answer as Record<string, T>)[key] as T);
+      };
+      const onExit = () => {
+        child.off('message', onMessage);
+        reject(new Error(`${file} exited before it answered ${question}`));
+      };
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+      child.send(question);
+    });
   return {
     url: message.url,
+    async resetStats() {
+      await ask<true>('stats:reset', 'statsReset');
+    },
+    stats: () => ask<ServerStats>('stats:read', 'stats'),
     async close() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       if (child.connected) child.send('close');
@@ -202,7 +253,8 @@ export async function startEmulatorProcess(
   const server = await forkServer('./emulator-process.ts', JSON.stringify(options), onStdout);
   const admin = `${server.url}/__emulator/requests`;
   return {
-    ...server,
+    url: server.url,
+    close: server.close,
     async log() {
       const response = await fetch(admin);
       if (!response.ok) throw new Error(`the emulator's log answered ${response.status}`);
@@ -218,7 +270,7 @@ export async function startEmulatorProcess(
   };
 }
 
-export interface GatewayProcess extends ChildServer {
+export interface GatewayProcess extends MeasuredServer {
   /** Every line the gateway wrote to stdout (its JSON log), so far. */
   readonly logLines: string[];
 }
@@ -227,15 +279,34 @@ export interface GatewayProcess extends ChildServer {
  * A gateway in a child process (`lib-a-gateway-process.ts`), configured by `env` alone (the
  * variables `readConfig` reads), with no custom poll policy: the product as shipped.
  */
-export async function startGatewayProcess(env: Record<string, string>): Promise<GatewayProcess> {
+export async function startGatewayProcess(
+  env: Record<string, string>,
+  options: ForkOptions = {},
+): Promise<GatewayProcess> {
   const logLines: string[] = [];
   let partial = '';
-  const server = await forkServer('./lib-a-gateway-process.ts', JSON.stringify(env), (chunk) => {
-    const lines = (partial + chunk).split('\n');
-    partial = lines.pop() ?? '';
-    logLines.push(...lines.filter(Boolean));
-  });
+  const server = await forkServer(
+    './lib-a-gateway-process.ts',
+    JSON.stringify(env),
+    (chunk) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop() ?? '';
+      logLines.push(...lines.filter(Boolean));
+    },
+    options,
+  );
   return { ...server, logLines };
+}
+
+/**
+ * The mutation benchmark's stack floor in a child process (`lib-a-floor-process.ts`): a bare
+ * graphql-yoga server whose `generateVideo` only creates upstream and inserts one SQLite row.
+ */
+export function startFloorProcess(
+  options: FloorOptions,
+  fork: ForkOptions = {},
+): Promise<MeasuredServer> {
+  return forkServer('./lib-a-floor-process.ts', JSON.stringify(options), undefined, fork);
 }
 
 /** A free TCP port on loopback (for a server that must know its own URL before it starts). */
