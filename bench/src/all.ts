@@ -55,6 +55,7 @@ const steps: [string, () => Promise<Section>][] = [
   ['mutation overhead', async () => (await import('./mutation.js')).run()],
   ['fan-out', async () => (await import('./fanout.js')).run()],
   ['upstream economy', async () => (await import('./economy.js')).run()],
+  ['progress freshness', async () => (await import('./progress.js')).run()],
   ['scale-out', async () => (await import('./scale-out.js')).run()],
   ['emulator render time', emulatorSection],
 ];
