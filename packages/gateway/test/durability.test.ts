@@ -18,8 +18,12 @@ import {
 } from './support/a-process.js';
 import { creates, GENERATE, NOVITA_KEY, readsOf, smallInput, watch } from './support/stack.js';
 
-/** 832x480 at 30 steps: 20 s at time scale 1, 2 s here; the gateway polls at least 1 s apart. */
-const TIME_SCALE = 10;
+/**
+ * 832x480 at 30 steps: 20 s at time scale 1, 5 s here. The gateway reads a new task first after
+ * its idle interval (2 s), and at least 1 s apart: a task must last long enough to be seen
+ * PROCESSING.
+ */
+const TIME_SCALE = 4;
 const taskInput = (seed: number) => smallInput({ steps: 30, seed });
 
 let dir: string;
