@@ -15,11 +15,11 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { CREATE_TASK_PATH, LIMITS, MODEL_NAME } from '@wan-video/core';
 import { createSchema, createYoga } from 'graphql-yoga';
 import Database from 'libsql';
 import { Pool } from 'undici';
+import { serveParent } from './lib-a-child.js';
 
 if (process.send === undefined) throw new Error('start this file with child_process.fork');
 
@@ -159,54 +159,10 @@ const server = createServer(yoga);
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const { port } = server.address() as AddressInfo;
 
-// --- stats over a window, on the parent's request ---------------------------------------------
-
-/** Node records each whole interval between its timer's ticks: the delay is what exceeds it. */
-const RESOLUTION_MS = 10;
-/** Enabled at the first `'stats:reset'`: a child that is never asked runs no extra timer. */
-const loopDelay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
-let cpuAtReset = process.cpuUsage();
-/** When the window started, in µs of `process.hrtime` (the clock of a `--cpu-prof` profile). */
-let startedUs = process.hrtime.bigint() / 1000n;
-const lateness = (ns: number) => Math.max(0, ns / 1e6 - RESOLUTION_MS);
-
-let stopping: Promise<void> | undefined;
-const stop = (): Promise<void> => {
-  stopping ??= (async () => {
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
-    await closed;
-    await pool.close();
-    db.close();
-  })();
-  return stopping;
-};
-
-process.on('message', (message) => {
-  if (message === 'stats:reset') {
-    loopDelay.enable();
-    loopDelay.reset();
-    cpuAtReset = process.cpuUsage();
-    startedUs = process.hrtime.bigint() / 1000n;
-    process.send?.({ statsReset: true });
-  } else if (message === 'stats:read') {
-    const cpu = process.cpuUsage(cpuAtReset);
-    process.send?.({
-      stats: {
-        loopDelayP50Ms: lateness(loopDelay.percentile(50)),
-        loopDelayP99Ms: lateness(loopDelay.percentile(99)),
-        loopDelayMaxMs: lateness(loopDelay.max),
-        cpuMs: (cpu.user + cpu.system) / 1000,
-        startedUs: Number(startedUs),
-        endedUs: Number(process.hrtime.bigint() / 1000n),
-      },
-    });
-  } else if (message === 'close') {
-    void stop().then(() => {
-      process.disconnect();
-      setTimeout(() => process.exit(0), 500).unref();
-    });
-  }
+serveParent(`http://127.0.0.1:${port}`, async () => {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  await closed;
+  await pool.close();
+  db.close();
 });
-process.on('disconnect', () => void stop());
-process.send({ url: `http://127.0.0.1:${port}` });
