@@ -113,27 +113,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       return exit;
     },
     output: () => [...earlier, ...(gateway ? [...gateway.stdout, ...gateway.stderr] : [])],
-    rows() {
-      // Read-write but only read: a read-only connection cannot open a WAL database whose
-      // shared-memory file a stopped gateway removed.
-      const db = new Database(databasePath, { fileMustExist: true });
-      try {
-        db.pragma('busy_timeout = 5000');
-        return (
-          db
-            .prepare('SELECT id, owner, status, upstream_task_id, failure_reason FROM tasks')
-            .all() as Record<string, string | null>[]
-        ).map((row) => ({
-          id: row.id as string,
-          owner: row.owner as string,
-          status: row.status as string,
-          upstreamTaskId: row.upstream_task_id ?? null,
-          failureReason: row.failure_reason ?? null,
-        }));
-      } finally {
-        db.close();
-      }
-    },
+    rows: () => rowsAt(databasePath),
     async close() {
       if (gateway) await stop('SIGKILL');
       await emulator.close();
@@ -152,5 +132,28 @@ export async function withStack<T>(
     return await work(stack);
   } finally {
     await stack.close();
+  }
+}
+
+/** The tasks in a gateway's SQLite database, read beside the running gateway. */
+export function rowsAt(databasePath: string): Row[] {
+  // Read-write but only read: a read-only connection cannot open a WAL database whose
+  // shared-memory file a stopped gateway removed.
+  const db = new Database(databasePath, { fileMustExist: true });
+  try {
+    db.pragma('busy_timeout = 5000');
+    return (
+      db
+        .prepare('SELECT id, owner, status, upstream_task_id, failure_reason FROM tasks')
+        .all() as Record<string, string | null>[]
+    ).map((row) => ({
+      id: row.id as string,
+      owner: row.owner as string,
+      status: row.status as string,
+      upstreamTaskId: row.upstream_task_id ?? null,
+      failureReason: row.failure_reason ?? null,
+    }));
+  } finally {
+    db.close();
   }
 }

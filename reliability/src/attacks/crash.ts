@@ -11,9 +11,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, spawnGateway } from '@wan-video/test-utils/gateway-process';
-import Database from 'libsql';
 import { type Attack, leaksIn, ledger, type Outcome, outcome, type Scale } from '../attack.js';
-import { type Row, type Stack, type StackOptions, withStack } from '../stack.js';
+import { rowsAt, type Stack, type StackOptions, withStack } from '../stack.js';
 import {
   breachFigures,
   Client,
@@ -464,26 +463,6 @@ async function sigtermRetryAfter(scale: Scale): Promise<Outcome> {
 }
 
 /* ---------------------------------------------------------------- two-writers */
-
-/** The tasks in the SQLite file at `path`, read beside the running gateway (as `Stack.rows`). */
-function rowsAt(path: string): Row[] {
-  const db = new Database(path, { fileMustExist: true });
-  try {
-    db.pragma('busy_timeout = 5000');
-    const rows = db
-      .prepare('SELECT id, owner, status, upstream_task_id, failure_reason FROM tasks')
-      .all() as Record<string, string | null>[];
-    return rows.map((row) => ({
-      id: row.id as string,
-      owner: row.owner as string,
-      status: row.status as string,
-      upstreamTaskId: row.upstream_task_id ?? null,
-      failureReason: row.failure_reason ?? null,
-    }));
-  } finally {
-    db.close();
-  }
-}
 
 /**
  * A relayed stack whose database path this file chose, and the gateway's environment: `Stack`
