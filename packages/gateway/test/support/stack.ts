@@ -141,7 +141,7 @@ export const GENERATE = /* GraphQL */ `
 
 export const WATCH = /* GraphQL */ `
   subscription Watch($id: ID!) {
-    videoTask(id: $id) { id status progressPercent etaSeconds failureReason videos { url type expiresAt } input { seed } }
+    videoTask(id: $id) { id status progressPercent etaSeconds progressEstimated failureReason videos { url type expiresAt } input { seed } }
   }
 `;
 
@@ -157,6 +157,13 @@ export const smallInput = (patch: Record<string, unknown> = {}) => ({
   seed: 7,
   ...patch,
 });
+
+/**
+ * The pushed changes among a subscriber's events: all but the first (a read, not a push) and
+ * the gateway's progress estimates between upstream reads (no change: not timed as a push).
+ */
+export const pushedChanges = (events: readonly any[]): number =>
+  events.slice(1).filter((event) => !event?.progressEstimated).length;
 
 export interface Collected {
   readonly events: any[];
