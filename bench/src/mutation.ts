@@ -220,64 +220,60 @@ async function measureDirect(storageDir: string, connections: number): Promise<M
   }
 }
 
-async function measureFloor(
+/** Runs `start`'s server (given the emulator's URL) under load against a fresh emulator. */
+async function measureServer(
   storageDir: string,
-  databasePath: string,
   connections: number,
-  fork: ForkOptions = {},
+  start: (upstreamUrl: string) => Promise<MeasuredServer>,
 ): Promise<Measured> {
   const emulator = await startEmulatorProcess({ timeScale: TIME_SCALE, storageDir });
   try {
-    const floor = await startFloorProcess(
-      { upstreamUrl: emulator.url, apiKey: API_KEY, databasePath },
-      fork,
-    );
+    const server = await start(emulator.url);
     try {
       return await measure(
         emulator,
-        { url: `${floor.url}/graphql`, connections, ...GRAPHQL_OPTIONS },
-        floor,
+        { url: `${server.url}/graphql`, connections, ...GRAPHQL_OPTIONS },
+        server,
       );
     } finally {
-      await floor.close();
+      await server.close();
     }
   } finally {
     await emulator.close();
   }
 }
 
-async function measureGateway(
+function measureFloor(
   storageDir: string,
   databasePath: string,
   connections: number,
   fork: ForkOptions = {},
 ): Promise<Measured> {
-  const emulator = await startEmulatorProcess({ timeScale: TIME_SCALE, storageDir });
-  try {
-    const gateway = await startGatewayProcess(
+  return measureServer(storageDir, connections, (upstreamUrl) =>
+    startFloorProcess({ upstreamUrl, apiKey: API_KEY, databasePath }, fork),
+  );
+}
+
+function measureGateway(
+  storageDir: string,
+  databasePath: string,
+  connections: number,
+  fork: ForkOptions = {},
+): Promise<Measured> {
+  return measureServer(storageDir, connections, (upstreamUrl) =>
+    startGatewayProcess(
       {
         PORT: '0',
         NOVITA_API_KEY: API_KEY,
-        NOVITA_BASE_URL: emulator.url,
+        NOVITA_BASE_URL: upstreamUrl,
         DATABASE_PATH: databasePath,
         MUTATIONS_PER_MINUTE: '100000',
         MAX_IN_FLIGHT_TASKS: '10000',
         LOG_LEVEL: 'error',
       },
       fork,
-    );
-    try {
-      return await measure(
-        emulator,
-        { url: `${gateway.url}/graphql`, connections, ...GRAPHQL_OPTIONS },
-        gateway,
-      );
-    } finally {
-      await gateway.close();
-    }
-  } finally {
-    await emulator.close();
-  }
+    ),
+  );
 }
 
 const ms = (value: number) => value.toFixed(2);
