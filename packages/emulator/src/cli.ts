@@ -11,6 +11,7 @@ Options (each also read from the environment variable in brackets):
                        (none given: any non-empty bearer key passes)
   --time-scale N       divide every simulated duration by N [EMULATOR_TIME_SCALE] (default 1)
   --storage-dir DIR    where rendered videos are kept [EMULATOR_STORAGE_DIR]
+  --state-dir DIR      keep tasks there, so a restart loses none [EMULATOR_STATE_DIR]
   --video-ttl SECONDS  how long a video URL works [EMULATOR_VIDEO_TTL] (default 3600)
   --max-renders N      renders at once [EMULATOR_MAX_RENDERS] (default 2)
   --faults JSON        faults in force from the start [EMULATOR_FAULTS]
@@ -50,6 +51,7 @@ export function readCli(
         'api-key': { type: 'string', multiple: true },
         'time-scale': { type: 'string' },
         'storage-dir': { type: 'string' },
+        'state-dir': { type: 'string' },
         'video-ttl': { type: 'string' },
         'max-renders': { type: 'string' },
         faults: { type: 'string' },
@@ -118,6 +120,8 @@ export function readCli(
   };
   const storageDir = str('storage-dir') ?? env.EMULATOR_STORAGE_DIR;
   if (storageDir) options.storageDir = storageDir;
+  const stateDir = str('state-dir') ?? env.EMULATOR_STATE_DIR;
+  if (stateDir) options.stateDir = stateDir;
   const publicUrl = str('public-url') ?? env.EMULATOR_PUBLIC_URL;
   if (publicUrl) options.publicUrl = publicUrl;
   if (faults) options.faults = faults;

@@ -14,6 +14,9 @@ export {
 export {
   type Emulator,
   type EmulatorOptions,
+  type MountedEmulator,
+  type MountOptions,
+  mountEmulator,
   type RequestLogEntry,
   startEmulator,
   type WebhookLogEntry,

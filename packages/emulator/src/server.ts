@@ -1,29 +1,15 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  CREATE_TASK_PATH,
-  safeParseCreateTaskRequest,
-  TASK_RESULT_EVENT_TYPE,
-  TASK_RESULT_PATH,
-  type TaskResultEvent,
-} from '@wan-video/core';
-import send from 'send';
-import { type ApiRoute, FaultInjector, type Faults, faultsSchema, type Strike } from './faults.js';
-import { Renderer } from './render.js';
-import {
-  createTask,
-  type EmulatedTask,
-  renderParams,
-  type TaskFate,
-  taskEndsAt,
-  taskResultBody,
-  taskState,
-} from './tasks.js';
-import { type DeliveryAttempt, deliverWebhook } from './webhooks.js';
+import { join } from 'node:path';
+import type { Faults } from './faults.js';
+import { faultsSchema } from './faults.js';
+import { errorBody, jsonAnswer, writeAnswer } from './http.js';
+import { type ApiCall, callApi, handleHttp, isApiPath, type RouteOptions } from './routes.js';
+import { EmulatorState, type RequestLogEntry, type WebhookLogEntry } from './state.js';
+
+export type { RequestLogEntry, WebhookLogEntry } from './state.js';
 
 export interface EmulatorOptions {
   /**
@@ -52,6 +38,11 @@ export interface EmulatorOptions {
    */
   storageDir?: string;
   /**
+   * Where tasks and the video-link secret are kept, so that a restart loses no task (tasks go
+   * on by the clock while it is down) and breaks no video link. Unset: in memory only.
+   */
+  stateDir?: string;
+  /**
    * How long a served `video_url` works, in seconds (sent as `video_url_ttl`).
    * @default 3600
    */
@@ -75,503 +66,163 @@ export interface EmulatorOptions {
   publicUrl?: string;
 }
 
-/** One line of the request log. */
-export interface RequestLogEntry {
-  readonly method: string;
-  readonly path: string;
-  /** The task the request was about: the one created, read or whose video was fetched. */
-  readonly taskId: string | null;
-  /** When the request arrived, ISO 8601. */
-  readonly time: string;
-  /** The status answered; `null` when the connection was dropped. */
-  readonly status: number | null;
-}
-
-export interface WebhookLogEntry extends DeliveryAttempt {
-  readonly taskId: string;
-  readonly url: string;
-  readonly time: string;
-}
-
-export interface Emulator {
-  /** Where it listens: `http://127.0.0.1:PORT`. */
-  readonly url: string;
-  readonly port: number;
+/** What every emulator offers, listening or mounted. */
+interface EmulatorControls {
   /** Replaces the faults in force. */
   setFaults(faults: Faults): void;
   /** The request log, oldest first. */
   requests(): readonly RequestLogEntry[];
   /** Every webhook delivery try, oldest first. */
   webhooks(): readonly WebhookLogEntry[];
+}
+
+export interface Emulator extends EmulatorControls {
+  /** Where it listens: `http://127.0.0.1:PORT`. */
+  readonly url: string;
+  readonly port: number;
   /** Stops listening, drops connections, stops renders and webhook deliveries. */
   close(): Promise<void>;
 }
 
-/** The upstream's error body: `{code, reason, message, metadata}`. */
-function errorBody(
-  code: number,
-  reason: string,
-  message: string,
-  metadata: Record<string, unknown> = {},
-) {
-  return { code, reason, message, metadata };
+/** An emulator on another server's origin, under `basePath`, with its API callable in-process. */
+export interface MountedEmulator extends EmulatorControls {
+  readonly basePath: string;
+  /**
+   * Answers a request of the host server whose path is under `basePath` and returns `true`;
+   * returns `false` (and does nothing) for any other path.
+   */
+  handle(req: IncomingMessage, res: ServerResponse): boolean;
+  /**
+   * The upstream API without a socket, for core's client: a `fetch` of the create and
+   * task-result routes (any origin; the path decides). Faults apply as over HTTP; a reset
+   * rejects as a dropped connection does.
+   */
+  fetch(input: string, init?: RequestInit): Promise<Response>;
+  /** Sets the origin video links are built on (`<url><basePath>/videos/…`). */
+  setPublicUrl(url: string): void;
+  /** Stops renders and webhook deliveries. */
+  close(): Promise<void>;
 }
 
-const isLoopback = (address: string | undefined): boolean =>
-  address !== undefined &&
-  (address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.'));
-
-const MAX_BODY_BYTES = 1024 * 1024;
-
-class BodyTooLarge extends Error {}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new BodyTooLarge();
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+export interface MountOptions extends Omit<EmulatorOptions, 'port' | 'host' | 'publicUrl'> {
+  /** Where on the host server it answers, such as `/emulator`. */
+  basePath: string;
 }
 
-/** Starts an emulator of Novita's Wan 2.1 text-to-video API. */
-export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+function openState(options: Omit<EmulatorOptions, 'port' | 'host'>) {
   const timeScale = options.timeScale ?? 1;
   if (!(timeScale > 0) || !Number.isFinite(timeScale))
     throw new RangeError('timeScale must be a positive number');
-  const apiKeys = new Set(options.apiKeys ?? []);
-  const ttlSeconds = options.videoUrlTtlSeconds ?? 3600;
-  const adminEnabled = options.admin ?? true;
-  const storageDir = options.storageDir ?? join(tmpdir(), 'wan-video-emulator');
-  const renderer = new Renderer({
-    storageDir,
+  const state = new EmulatorState({
+    timeScale,
+    storageDir: options.storageDir ?? join(tmpdir(), 'wan-video-emulator'),
+    stateDir: options.stateDir,
+    videoUrlTtlSeconds: options.videoUrlTtlSeconds ?? 3600,
     maxConcurrentRenders: options.maxConcurrentRenders ?? 2,
   });
-  const faults = new FaultInjector();
-  if (options.faults) faults.set(faultsSchema.parse(options.faults));
-  const secret = randomBytes(32);
-  const tasks = new Map<string, EmulatedTask>();
-  const log: RequestLogEntry[] = [];
-  const webhookLog: WebhookLogEntry[] = [];
-  const timers = new Set<NodeJS.Timeout>();
+  if (options.faults) state.faults.set(faultsSchema.parse(options.faults));
+  const routes: RouteOptions = {
+    apiKeys: new Set(options.apiKeys ?? []),
+    admin: options.admin ?? true,
+  };
+  return { state, routes };
+}
+
+const controls = (state: EmulatorState): EmulatorControls => ({
+  setFaults: (next) => state.faults.set(faultsSchema.parse(next)),
+  requests: () => [...state.requests],
+  webhooks: () => [...state.webhooks],
+});
+
+/** Mounts an emulator of Novita's Wan 2.1 text-to-video API on a server of the caller's. */
+export function mountEmulator(options: MountOptions): MountedEmulator {
+  const basePath = options.basePath.replace(/\/+$/, '');
+  const { state, routes } = openState(options);
   const shutdown = new AbortController();
-  let baseUrl = '';
-
-  const sign = (taskId: string, expires: number) =>
-    createHmac('sha256', secret).update(`${taskId}.${expires}`).digest('base64url');
-
-  function videoUrl(task: EmulatedTask, now: number) {
-    const expires = Math.floor(now / 1000) + ttlSeconds;
-    const url = `${baseUrl}/videos/${task.id}.mp4?expires=${expires}&signature=${sign(task.id, expires)}`;
-    return { url, ttlSeconds };
-  }
-
-  function resultBody(task: EmulatedTask, now: number) {
-    const state = taskState(task, now);
-    if (
-      (state.status === 'SUCCEEDED' || state.status === 'FAILED') &&
-      task.completedAt === undefined
-    ) {
-      task.completedAt = now;
-    }
-    // A test-mode task has no video: nothing was rendered.
-    const video =
-      state.status === 'SUCCEEDED' && task.video !== undefined ? videoUrl(task, now) : undefined;
-    return taskResultBody(task, state, video);
-  }
-
-  function later(ms: number, action: () => void) {
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      action();
-    }, ms);
-    timers.add(timer);
-  }
-
-  function sendWebhook(task: EmulatedTask, url: string) {
-    const event: TaskResultEvent = {
-      event_type: TASK_RESULT_EVENT_TYPE,
-      payload: resultBody(task, Date.now()),
-    };
-    void deliverWebhook(url, event, {
-      timeScale,
-      signal: shutdown.signal,
-      onAttempt: (attempt) =>
-        webhookLog.push({ ...attempt, taskId: task.id, url, time: new Date().toISOString() }),
-    });
-  }
-
-  function scheduleWebhook(task: EmulatedTask, url: string) {
-    if (task.fate.kind === 'test') {
-      setImmediate(() => sendWebhook(task, url));
-      return;
-    }
-    if (task.fate.kind === 'stall') return;
-    const atTheEnd = () => {
-      // The timer may fire before Date.now() reads the task's end (timers count whole
-      // milliseconds on another clock; a task's time has fractions): the task would still
-      // read PROCESSING, and so would the event. Wait the rest.
-      const left = taskEndsAt(task) - Date.now();
-      if (left > 0) {
-        later(left, atTheEnd);
-        return;
-      }
-      if (
-        task.fate.kind === 'normal' &&
-        task.video === undefined &&
-        task.renderError === undefined
-      ) {
-        // The task's time is up but its render is not: send when the render ends.
-        void renderer.render(renderParams(task)).then(
-          () => sendWebhook(task, url),
-          () => sendWebhook(task, url),
-        );
-        return;
-      }
-      sendWebhook(task, url);
-    };
-    later(Math.max(0, taskEndsAt(task) - Date.now()), atTheEnd);
-  }
-
-  function answer(
-    res: ServerResponse,
-    status: number,
-    body: unknown,
-    strike: Strike,
-    headers: Record<string, string> = {},
-  ) {
-    let text = JSON.stringify(body);
-    if (strike.kind === 'malformed') text = text.slice(0, Math.max(1, Math.floor(text.length / 2)));
-    res.writeHead(status, { 'content-type': 'application/json', ...headers });
-    res.end(text);
-  }
-
-  function authorised(req: IncomingMessage): boolean {
-    const header = req.headers.authorization ?? '';
-    const match = /^Bearer\s+(.+)$/i.exec(header);
-    const key = match?.[1]?.trim() ?? '';
-    if (key === '') return false;
-    return apiKeys.size === 0 || apiKeys.has(key);
-  }
-
-  function unauthorised(res: ServerResponse, strike: Strike) {
-    const message = 'missing or invalid API key: send Authorization: Bearer <key>';
-    answer(res, 401, errorBody(401, 'INVALID_API_KEY', message), strike);
-  }
-
-  async function createRoute(
-    req: IncomingMessage,
-    res: ServerResponse,
-    strike: Strike,
-    note: (id: string) => void,
-  ) {
-    if (!authorised(req)) {
-      unauthorised(res, strike);
-      return;
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(await readBody(req));
-    } catch (error) {
-      if (error instanceof BodyTooLarge) {
-        answer(
-          res,
-          413,
-          errorBody(413, 'REQUEST_ENTITY_TOO_LARGE', 'the request body is over 1 MiB'),
-          strike,
-        );
-      } else {
-        answer(
-          res,
-          400,
-          errorBody(400, 'INVALID_REQUEST_BODY', 'the request body is not valid JSON'),
-          strike,
-        );
-      }
-      return;
-    }
-    const parsed = safeParseCreateTaskRequest(json);
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((issue) => ({
-        field: issue.path.join('.'),
-        path: issue.path,
-        rule: issue.rule,
-        message: issue.message,
-      }));
-      answer(
-        res,
-        400,
-        errorBody(400, 'INVALID_REQUEST_BODY', issues.map((issue) => issue.message).join('; '), {
-          issues,
-        }),
-        strike,
+  return {
+    ...controls(state),
+    basePath,
+    handle(req, res) {
+      const url = new URL(req.url ?? '/', 'http://emulator.invalid');
+      const inside = url.pathname === basePath || url.pathname.startsWith(`${basePath}/`);
+      if (!inside) return false;
+      const path = url.pathname.slice(basePath.length) || '/';
+      handleHttp(state, routes, req, res, path, url.searchParams, shutdown.signal).catch(
+        (error: unknown) => failed(res, error),
       );
-      return;
-    }
-    const request = parsed.data;
-    const webhook = request.extra?.webhook;
-    let fate: TaskFate = faults.taskFate();
-    if (webhook?.test_mode?.enabled) {
-      fate = {
-        kind: 'test',
-        status:
-          webhook.test_mode.return_task_status === 'TASK_STATUS_FAILED' ? 'FAILED' : 'SUCCEEDED',
+      return true;
+    },
+    async fetch(input, init = {}) {
+      const url = new URL(input);
+      const path = url.pathname.startsWith(`${basePath}/`)
+        ? url.pathname.slice(basePath.length)
+        : url.pathname;
+      const method = init.method ?? 'GET';
+      const entry = {
+        method,
+        path,
+        taskId: null as string | null,
+        time: new Date().toISOString(),
+        status: null as number | null,
       };
-    }
-    const task = createTask(request, fate, timeScale, Date.now());
-    tasks.set(task.id, task);
-    note(task.id);
-    if (fate.kind === 'normal') {
-      renderer.render(renderParams(task)).then(
-        (file) => {
-          task.video = file;
+      state.requests.push(entry);
+      if (!isApiPath(path)) {
+        entry.status = 404;
+        return toResponse(jsonAnswer(404, errorBody(404, 'NOT_FOUND', `no route ${path}`)));
+      }
+      const headers = new Headers(init.headers);
+      const key = /^Bearer\s+(.+)$/i.exec(headers.get('authorization') ?? '')?.[1]?.trim() ?? '';
+      const call: ApiCall = {
+        method,
+        path,
+        query: url.searchParams,
+        key,
+        body: async () => (typeof init.body === 'string' ? init.body : ''),
+      };
+      const answer = await callApi(
+        state,
+        routes,
+        call,
+        (id) => {
+          entry.taskId = id;
         },
-        (error: unknown) => {
-          task.renderError = error instanceof Error ? error.message : String(error);
-        },
+        shutdown.signal,
       );
-    }
-    if (webhook?.url) scheduleWebhook(task, webhook.url);
-    answer(res, 200, { task_id: task.id }, strike);
-  }
-
-  function resultRoute(req: IncomingMessage, res: ServerResponse, url: URL, strike: Strike) {
-    if (!authorised(req)) {
-      unauthorised(res, strike);
-      return;
-    }
-    const taskId = url.searchParams.get('task_id') ?? '';
-    if (taskId === '') {
-      answer(res, 400, errorBody(400, 'INVALID_REQUEST_PARAMS', 'task_id is required'), strike);
-      return;
-    }
-    const task = tasks.get(taskId);
-    if (!task) {
-      answer(res, 404, errorBody(404, 'TASK_NOT_FOUND', `task ${taskId} not found`), strike);
-      return;
-    }
-    answer(res, 200, resultBody(task, Date.now()), strike);
-  }
-
-  function videoRoute(req: IncomingMessage, res: ServerResponse, url: URL, taskId: string) {
-    const expires = Number(url.searchParams.get('expires'));
-    const signature = Buffer.from(url.searchParams.get('signature') ?? '');
-    const expected = Buffer.from(sign(taskId, expires));
-    const valid = signature.length === expected.length && timingSafeEqual(signature, expected);
-    if (!valid || !Number.isFinite(expires)) {
-      answer(res, 403, errorBody(403, 'INVALID_SIGNATURE', 'this video URL is not valid'), {
-        kind: 'none',
-      });
-      return;
-    }
-    if (Date.now() / 1000 > expires) {
-      answer(
-        res,
-        403,
-        errorBody(
-          403,
-          'URL_EXPIRED',
-          'this video URL has expired: read the task again for a fresh one',
-        ),
-        {
-          kind: 'none',
-        },
-      );
-      return;
-    }
-    const file = tasks.get(taskId)?.video;
-    if (!file) {
-      answer(res, 404, errorBody(404, 'VIDEO_NOT_FOUND', `no video for task ${taskId}`), {
-        kind: 'none',
-      });
-      return;
-    }
-    send(req, basename(file), { root: dirname(file), cacheControl: false, lastModified: false })
-      .on('headers', (response: ServerResponse) => {
-        response.setHeader('content-type', 'video/mp4');
-        response.setHeader('access-control-allow-origin', '*');
-      })
-      .on('error', (error: { status?: number }) => {
-        answer(
-          res,
-          error.status ?? 500,
-          errorBody(error.status ?? 500, 'VIDEO_UNAVAILABLE', 'the video could not be read'),
-          {
-            kind: 'none',
-          },
-        );
-      })
-      .pipe(res);
-  }
-
-  async function adminRoute(req: IncomingMessage, res: ServerResponse, path: string) {
-    const none: Strike = { kind: 'none' };
-    if (!adminEnabled) {
-      answer(res, 404, errorBody(404, 'NOT_FOUND', `no route ${req.method} ${path}`), none);
-      return;
-    }
-    if (!isLoopback(req.socket.remoteAddress)) {
-      answer(
-        res,
-        403,
-        errorBody(403, 'FORBIDDEN', 'the admin routes answer loopback clients only'),
-        none,
-      );
-      return;
-    }
-    if (path === '/__emulator/faults') {
-      if (req.method === 'GET') return answer(res, 200, { faults: faults.current }, none);
-      if (req.method === 'DELETE') {
-        faults.reset();
-        return answer(res, 200, { faults: faults.current }, none);
-      }
-      if (req.method === 'POST') {
-        let json: unknown;
-        try {
-          json = JSON.parse(await readBody(req));
-        } catch {
-          return answer(
-            res,
-            400,
-            errorBody(400, 'INVALID_REQUEST_BODY', 'the body is not valid JSON'),
-            none,
-          );
-        }
-        const parsed = faultsSchema.safeParse(json);
-        if (!parsed.success) {
-          const issues = parsed.error.issues.map((issue) => ({
-            path: issue.path,
-            message: issue.message,
-          }));
-          return answer(
-            res,
-            400,
-            errorBody(400, 'INVALID_FAULTS', 'the faults are not valid', { issues }),
-            none,
-          );
-        }
-        faults.set(parsed.data);
-        return answer(res, 200, { faults: faults.current }, none);
-      }
-    }
-    if (path === '/__emulator/requests') {
-      if (req.method === 'GET')
-        return answer(res, 200, { requests: log, webhooks: webhookLog }, none);
-      if (req.method === 'DELETE') {
-        log.length = 0;
-        webhookLog.length = 0;
-        return answer(res, 200, { requests: log, webhooks: webhookLog }, none);
-      }
-    }
-    answer(res, 404, errorBody(404, 'NOT_FOUND', `no route ${req.method} ${path}`), none);
-  }
-
-  async function handle(req: IncomingMessage, res: ServerResponse) {
-    const url = new URL(req.url ?? '/', 'http://emulator.invalid');
-    const path = url.pathname;
-    const method = req.method ?? 'GET';
-    const entry = {
-      method,
-      path,
-      taskId: null as string | null,
-      time: new Date().toISOString(),
-      status: null as number | null,
-    };
-    const note = (taskId: string) => {
-      entry.taskId = taskId;
-    };
-    const isApi = path === CREATE_TASK_PATH || path === TASK_RESULT_PATH;
-    if (!path.startsWith('/__emulator/')) {
-      log.push(entry);
-      res.on('finish', () => {
-        entry.status = res.statusCode;
-      });
-    }
-    if (isApi) {
-      const route: ApiRoute = path === CREATE_TASK_PATH ? 'create' : 'result';
-      if (route === 'result') entry.taskId = url.searchParams.get('task_id');
-      if (faults.latencyMs > 0)
-        await sleep(faults.latencyMs, undefined, { signal: shutdown.signal }).catch(() => {});
-      const strike = faults.strike(route);
-      if (strike.kind === 'reset') {
-        req.socket.resetAndDestroy();
-        return;
-      }
-      if (strike.kind === 'rate_limit') {
-        return answer(
-          res,
-          429,
-          errorBody(429, 'RATE_LIMIT_EXCEEDED', 'too many requests: slow down'),
-          strike,
-          {
-            'retry-after': String(strike.retryAfterSeconds),
-          },
-        );
-      }
-      if (strike.kind === 'server_error') {
-        return answer(
-          res,
-          strike.status,
-          errorBody(strike.status, 'INTERNAL_SERVER_ERROR', 'the emulator injected a server error'),
-          strike,
-        );
-      }
-      if (route === 'create') {
-        if (method !== 'POST')
-          return answer(res, 405, errorBody(405, 'METHOD_NOT_ALLOWED', 'use POST'), strike, {
-            allow: 'POST',
-          });
-        return createRoute(req, res, strike, note);
-      }
-      if (method !== 'GET')
-        return answer(res, 405, errorBody(405, 'METHOD_NOT_ALLOWED', 'use GET'), strike, {
-          allow: 'GET',
+      if (answer === 'reset') {
+        throw Object.assign(new Error('socket hang up (an injected connection reset)'), {
+          code: 'ECONNRESET',
         });
-      return resultRoute(req, res, url, strike);
-    }
-    const video = /^\/videos\/([0-9a-f-]{36})\.mp4$/.exec(path);
-    if (video?.[1] && (method === 'GET' || method === 'HEAD')) {
-      note(video[1]);
-      return videoRoute(req, res, url, video[1]);
-    }
-    if (path.startsWith('/__emulator/')) return adminRoute(req, res, path);
-    if (path === '/' && method === 'GET') {
-      return answer(
-        res,
-        200,
-        {
-          name: 'wan-video-emulator',
-          emulated: true,
-          timeScale,
-          routes: [CREATE_TASK_PATH, TASK_RESULT_PATH],
-        },
-        { kind: 'none' },
-      );
-    }
-    answer(res, 404, errorBody(404, 'NOT_FOUND', `no route ${method} ${path}`), { kind: 'none' });
-  }
-
-  const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      if (!res.headersSent) {
-        answer(
-          res,
-          500,
-          errorBody(
-            500,
-            'INTERNAL_SERVER_ERROR',
-            error instanceof Error ? error.message : 'unexpected error',
-          ),
-          {
-            kind: 'none',
-          },
-        );
-      } else {
-        res.destroy();
       }
-    });
+      entry.status = answer.status;
+      return toResponse(answer);
+    },
+    setPublicUrl(url) {
+      state.baseUrl = `${url.replace(/\/+$/, '')}${basePath}`;
+    },
+    async close() {
+      shutdown.abort();
+      state.close();
+    },
+  };
+}
+
+const toResponse = (answer: { status: number; headers: Record<string, string>; body: string }) =>
+  new Response(answer.body, { status: answer.status, headers: answer.headers });
+
+function failed(res: ServerResponse, error: unknown) {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const message = error instanceof Error ? error.message : 'unexpected error';
+  writeAnswer(res, jsonAnswer(500, errorBody(500, 'INTERNAL_SERVER_ERROR', message)));
+}
+
+/** Starts an emulator of Novita's Wan 2.1 text-to-video API on a port of its own. */
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const mounted = mountEmulator({ ...options, basePath: '' });
+  const server = createServer((req, res) => {
+    mounted.handle(req, res);
   });
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
@@ -580,23 +231,22 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       server.off('error', reject);
       resolve();
     });
+  }).catch(async (error: unknown) => {
+    await mounted.close();
+    throw error;
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${address.port}`;
-  baseUrl = (options.publicUrl ?? url).replace(/\/+$/, '');
-
+  mounted.setPublicUrl(options.publicUrl ?? url);
   return {
     url,
     port: address.port,
-    setFaults: (next) => faults.set(faultsSchema.parse(next)),
-    requests: () => [...log],
-    webhooks: () => [...webhookLog],
+    setFaults: mounted.setFaults,
+    requests: mounted.requests,
+    webhooks: mounted.webhooks,
     async close() {
-      shutdown.abort();
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      renderer.close();
+      await mounted.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
