@@ -1,8 +1,8 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { type PollPolicy, TASK_RESULT_PATH } from '@wan-video/core';
-import type { Emulator, EmulatorOptions } from '@wan-video/emulator';
+import { type FetchLike, type PollPolicy, TASK_RESULT_PATH } from '@wan-video/core';
+import type { MountedEmulator, MountOptions } from '@wan-video/emulator';
 import { EXAMPLE_OPERATIONS } from '@wan-video/operations';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import type { DestinationStream } from 'pino';
@@ -22,6 +22,7 @@ import {
   useReadiness,
 } from './http/routes.js';
 import { createRequestGuard, useCsrfPrevention, useNoFraming } from './http/security.js';
+import { createVideoRoute } from './http/videos.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createParts, type GatewayDeps, type Parts } from './parts.js';
@@ -42,7 +43,7 @@ export interface GatewayOptions {
    */
   webhookFallbackMs?: number;
   /** Options for the embedded emulator (when no NOVITA_API_KEY is set). */
-  emulator?: Partial<EmulatorOptions>;
+  emulator?: Partial<MountOptions>;
   /**
    * The largest HTTP request body accepted.
    * @default 65536
@@ -63,7 +64,7 @@ export interface Gateway {
   /** Where the upstream is: Novita, or the embedded emulator. */
   readonly upstreamUrl: string;
   /** The embedded emulator, when there is one. */
-  readonly emulator: Emulator | undefined;
+  readonly emulator: MountedEmulator | undefined;
   readonly logger: Logger;
   start(): Promise<void>;
   /**
@@ -75,6 +76,8 @@ export interface Gateway {
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+/** A Host header fit to build a link on: a name or address, and a port. */
+const HOST_HEADER = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/i;
 /**
  * With a shared store, a task still CREATING after this long was left by a replica that died
  * mid-create (a create's own timeout and retries end well before).
@@ -117,6 +120,22 @@ export function createGateway(
       }
     | undefined;
   let accepting = false;
+  /** Where this process listens, once it does: the origin of links when the request names none. */
+  let listenUrl = '';
+  /**
+   * The origin of the links the gateway hands out (videos): `PUBLIC_URL`, or the host the client
+   * reached (so that links work beyond loopback), or where this process listens.
+   */
+  const originOf = (initial: {
+    request?: Request;
+    req?: { headers: { host?: string | undefined } };
+  }): string => {
+    if (config.publicUrl) return config.publicUrl.replace(/\/+$/, '');
+    const host = initial.request?.headers.get('host') ?? initial.req?.headers.host;
+    return host !== undefined && host !== null && HOST_HEADER.test(host)
+      ? `http://${host}`
+      : listenUrl;
+  };
 
   async function start(): Promise<void> {
     if (state) throw new Error('the gateway is already started');
@@ -161,7 +180,7 @@ export function createGateway(
         maxInFlightTasks: config.maxInFlightTasks,
         mutationsPerMinute: config.mutationsPerMinute,
       };
-      const probe = upstreamProbe(parts.upstreamUrl, parts.upstreamKey);
+      const probe = upstreamProbe(parts.upstreamUrl, parts.upstreamKey, parts.upstreamFetch);
       const yoga = createYoga<{ connectionParams?: Record<string, unknown> }, GatewayContext>({
         schema,
         graphqlEndpoint: '/graphql',
@@ -221,6 +240,7 @@ export function createGateway(
             : initial.request.headers.get('authorization');
           return {
             caller: auth.callerFor(authorization),
+            origin: originOf(initial),
             service,
             events: parts.events,
             metrics,
@@ -229,6 +249,12 @@ export function createGateway(
         },
       });
 
+      const videoRoute = createVideoRoute({
+        store: parts.store,
+        service,
+        logger,
+        emulator: parts.emulator,
+      });
       const requests = new RequestCounter();
       // A client that pipelines requests and reads nothing is cut off, not answered into memory.
       const pipelining = createPipelineGuard({
@@ -240,6 +266,7 @@ export function createGateway(
         // Long-lived SSE streams are not "in flight": shutdown does not wait for them.
         if (!String(req.headers.accept ?? '').includes('text/event-stream')) requests.track(res);
         if (guard.refuseRequest(req, res)) return;
+        if (videoRoute(req, res) || parts.emulator?.handle(req, res)) return;
         const length = Number(req.headers['content-length'] ?? 0);
         if (length > maxBodyBytes) {
           const message = `The request body is over ${maxBodyBytes} bytes.`;
@@ -285,6 +312,7 @@ export function createGateway(
       const address = server.address() as AddressInfo;
       const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       const url = `http://${shown}:${address.port}`;
+      listenUrl = url;
 
       const stopServer = async () => {
         // No new connections; no new creates (they get UPSTREAM_UNAVAILABLE with a retry hint).
@@ -449,19 +477,19 @@ function json(res: ServerResponse, status: number, body: unknown) {
 }
 
 /** Whether the upstream answers at all (any HTTP status below 500), checked at most every 5 s. */
-function upstreamProbe(baseUrl: string, apiKey: string) {
+function upstreamProbe(baseUrl: string, apiKey: string, send: FetchLike) {
   // The promise is cached, not its result: a crowd of /readyz calls makes one upstream request.
   let last: { at: number; result: Promise<true | string> } | undefined;
   const check = async (): Promise<true | string> => {
     try {
-      const response = await fetch(
+      const response = await send(
         `${baseUrl}${TASK_RESULT_PATH}?task_id=wan-video-readiness-probe`,
         {
           headers: { authorization: `Bearer ${apiKey}` },
           signal: AbortSignal.timeout(3000),
         },
       );
-      await response.body?.cancel();
+      await response.text();
       if (response.status === 401 || response.status === 403) {
         return `upstream refused the gateway's key (HTTP ${response.status})`;
       }

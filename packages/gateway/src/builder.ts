@@ -23,6 +23,8 @@ export interface GatewayInfo {
 /** What every resolver gets. */
 export interface GatewayContext {
   readonly caller: Caller;
+  /** The origin of links handed to this caller (`PUBLIC_URL`, or the host it reached). */
+  readonly origin: string;
   readonly service: VideoService;
   readonly events: TaskEvents;
   readonly metrics: Metrics;

@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { type FetchLike, NovitaClient, type PollPolicy, TASK_RESULT_PATH } from '@wan-video/core';
-import { type Emulator, type EmulatorOptions, startEmulator } from '@wan-video/emulator';
+import { type MountedEmulator, type MountOptions, mountEmulator } from '@wan-video/emulator';
 import type { GatewayConfig } from './config.js';
 import { LocalTaskEvents } from './events/local.js';
 import type { TaskEvents } from './events/types.js';
@@ -15,8 +16,23 @@ import { LocalTracking } from './tracking/local.js';
 import type { Tracking } from './tracking/types.js';
 import { pooledUpstream } from './upstream-http.js';
 
-/** The key the gateway uses with its embedded emulator (which checks that one is sent). */
-const EMULATOR_KEY = 'wan-video-embedded-emulator';
+/** Where the embedded emulator answers on the gateway's own server. */
+export const EMULATOR_PATH = '/emulator';
+/**
+ * The origin core's client is given for the embedded emulator: its calls never leave the process
+ * (the emulator's `fetch`), and the video links it makes are served through `/videos/…`.
+ */
+const EMULATOR_ORIGIN = 'http://embedded-emulator.invalid';
+
+/**
+ * Where the embedded emulator keeps its tasks and videos: beside the SQLite file, so that a
+ * restart loses no task and breaks no link. In memory for `:memory:` and with Postgres (whose
+ * replicas would each have their own emulator).
+ */
+export function emulatorStateDir(config: GatewayConfig): string | undefined {
+  if (config.databaseUrl !== undefined || config.databasePath === ':memory:') return undefined;
+  return `${config.databasePath}-emulator`;
+}
 
 /** What the parts need beyond the configuration. */
 export interface PartsOptions {
@@ -30,7 +46,7 @@ export interface PartsOptions {
   /** In webhook mode, how long to wait for a task's webhook before polling it anyway. */
   readonly webhookFallbackMs?: number;
   /** Options for the embedded emulator (when no NOVITA_API_KEY is set). */
-  readonly emulator?: Partial<EmulatorOptions>;
+  readonly emulator?: Partial<MountOptions>;
   /** Told when shared tracking's Redis connection is back after a loss. */
   readonly onTrackingReconnect?: () => void;
 }
@@ -56,9 +72,12 @@ export interface Parts extends TrackingParts {
   readonly tracking: Tracking;
   readonly limits: Limits;
   readonly upstreamUrl: string;
-  /** The upstream key in use (the emulator's own when embedded). */
+  /** The upstream key in use (a key made at start when embedded). */
   readonly upstreamKey: string;
-  readonly emulator: Emulator | undefined;
+  /** How the upstream is reached, for probes: the pool, or the embedded emulator in-process. */
+  readonly upstreamFetch: FetchLike;
+  /** The embedded emulator, mounted on the gateway's server at `EMULATOR_PATH`. */
+  readonly emulator: MountedEmulator | undefined;
   /** Which implementations were chosen, for the start-up log line. */
   readonly mode: { readonly store: string; readonly events: string; readonly tracking: string };
   /** Whether tasks are shared with other replicas (then a CREATING task may be another's). */
@@ -92,22 +111,31 @@ export async function createParts(
     }
   };
   try {
-    let emulator: Emulator | undefined;
+    let emulator: MountedEmulator | undefined;
     let upstreamUrl = config.novitaBaseUrl;
     let upstreamKey = config.novitaApiKey;
     if (!upstreamKey) {
-      const started = await startEmulator({
-        port: 0,
-        host: '127.0.0.1',
+      const stateDir = emulatorStateDir(config);
+      // Any key passes a listening emulator; this one takes only the key made here, so that the
+      // API mounted on the gateway's server serves the gateway alone.
+      upstreamKey = randomBytes(24).toString('base64url');
+      const mounted = mountEmulator({
+        basePath: EMULATOR_PATH,
         timeScale: config.emulatorTimeScale,
+        apiKeys: [upstreamKey],
+        ...(stateDir ? { stateDir, storageDir: `${stateDir}/videos` } : {}),
         ...options.emulator,
       });
-      emulator = started;
-      closers.push(() => started.close());
-      upstreamUrl = started.url;
-      upstreamKey = EMULATOR_KEY;
+      mounted.setPublicUrl(EMULATOR_ORIGIN);
+      emulator = mounted;
+      closers.push(() => mounted.close());
+      upstreamUrl = `${EMULATOR_ORIGIN}${EMULATOR_PATH}`;
       logger.warn(
-        { emulator: started.url, timeScale: config.emulatorTimeScale },
+        {
+          emulator: EMULATOR_PATH,
+          state: stateDir ?? 'in memory',
+          timeScale: config.emulatorTimeScale,
+        },
         'NOVITA_API_KEY is not set: running the embedded emulator. Videos are procedural, not Wan output.',
       );
     }
@@ -155,12 +183,18 @@ export async function createParts(
       });
     closers.push(() => limits.close());
 
-    const upstreamHttp = pooledUpstream(upstreamUrl);
-    closers.push(() => upstreamHttp.close());
+    let upstreamFetch: FetchLike;
+    if (emulator) {
+      upstreamFetch = emulator.fetch;
+    } else {
+      const upstreamHttp = pooledUpstream(upstreamUrl);
+      closers.push(() => upstreamHttp.close());
+      upstreamFetch = upstreamHttp.fetch;
+    }
     const client = new NovitaClient({
       apiKey: upstreamKey,
       baseUrl: upstreamUrl,
-      fetch: countingFetch(options.metrics, upstreamHttp.fetch),
+      fetch: countingFetch(options.metrics, upstreamFetch),
     });
     const writer = new TaskWriter({ store, events, logger });
     const trackingParts: TrackingParts = { store, writer, client };
@@ -203,6 +237,7 @@ export async function createParts(
       tracking,
       upstreamUrl,
       upstreamKey,
+      upstreamFetch,
       emulator,
       shared: config.databaseUrl !== undefined,
       mode: {

@@ -16,7 +16,7 @@ import { badUserInput, gatewayError, notFound } from './errors.js';
 import type { Limits } from './limits/types.js';
 import type { Logger } from './logger.js';
 import type { InsertResult, NewTask, TaskRecord, TaskStore } from './store/types.js';
-import { clip, isDone, quoteUpstream } from './task.js';
+import { clip, isDone, quoteUpstream, shownAt } from './task.js';
 import type { TaskWriter } from './task-writer.js';
 import type { Tracking } from './tracking/types.js';
 
@@ -212,10 +212,11 @@ export class VideoService {
       deadlineAt: now + this.#options.taskDeadlineMs,
     });
     if (inserted.outcome === 'in_flight_limit') {
+      const retryAfterSeconds = await this.#firstEndIn(owner);
       throw gatewayError(
         'RATE_LIMITED',
-        `You have ${this.#options.maxInFlightTasks} videos in progress, the most at once; wait for one to finish.`,
-        { retryAfterSeconds: 5, limit: 'in_flight' },
+        `You have ${this.#options.maxInFlightTasks} videos in progress, the most at once; one should finish in about ${retryAfterSeconds} s.`,
+        { retryAfterSeconds, limit: 'in_flight' },
       );
     }
     if (inserted.outcome === 'exists') {
@@ -239,14 +240,15 @@ export class VideoService {
   /**
    * The task's videos, with links that still work: when a SUCCEEDED task's links expire within
    * `VIDEO_REFRESH_MARGIN_MS`, the upstream is read again for fresh ones (one read however many
-   * callers ask at once). Falls back to the stored links if the read fails.
+   * callers ask at once). Falls back to the stored links if the read fails. `force`: read again
+   * whatever the expiry (a link the upstream refused).
    */
-  async freshVideos(record: TaskRecord): Promise<TaskRecord['videos']> {
+  async freshVideos(record: TaskRecord, force = false): Promise<TaskRecord['videos']> {
     const soon = Date.now() + VIDEO_REFRESH_MARGIN_MS;
     if (
       record.status !== 'SUCCEEDED' ||
       !record.upstreamTaskId ||
-      !record.videos.some((video) => video.expiresAt < soon)
+      (!force && !record.videos.some((video) => video.expiresAt < soon))
     ) {
       return record.videos;
     }
@@ -548,6 +550,23 @@ export class VideoService {
         { err: error, taskId: created.id },
         'tracking could not take the task yet; it is resumed when it can',
       );
+    }
+  }
+
+  /**
+   * Seconds until the owner's first task in progress should end, by the upstream's ETAs (at
+   * least 1; 5 when none is known): what "try again" means at the in-flight limit.
+   */
+  async #firstEndIn(owner: string): Promise<number> {
+    try {
+      const now = Date.now();
+      const page = await this.#options.store.list(owner, this.#options.maxInFlightTasks * 2);
+      const ends = page.tasks
+        .filter((task) => !isDone(task) && task.etaSeconds !== null)
+        .map((task) => shownAt(task, now).etaSeconds ?? 0);
+      return ends.length === 0 ? 5 : Math.max(1, Math.min(...ends));
+    } catch {
+      return 5;
     }
   }
 

@@ -1,4 +1,4 @@
-import type { TaskSnapshot, TaskStatus } from '@wan-video/core';
+import { isUpstreamError, type TaskSnapshot, type TaskStatus } from '@wan-video/core';
 import type { StoredStatus, TaskRecord } from './store/types.js';
 
 /**
@@ -49,6 +49,28 @@ export function deadlineReason(record: TaskRecord, lastError?: string): string {
   const last = lastError ? ` The last upstream answer was: ${lastError}` : '';
   return `The task did not finish within ${describeDuration(record.deadlineAt - record.createdAt)}; the gateway stopped waiting for it.${last}`;
 }
+
+/**
+ * A task read answered 404 `TASK_NOT_FOUND`: the upstream does not know the task. Just after a
+ * create that may be a moment of lag; lasting, it means the task is gone (an upstream that lost
+ * it, an emulator without its state) and no read will ever bring it back.
+ */
+export const isTaskNotFound = (error: unknown): boolean =>
+  isUpstreamError(error) &&
+  error.status === 404 &&
+  (error.reason === undefined || error.reason === 'TASK_NOT_FOUND');
+
+/** A task unknown upstream on this many reads in a row, over at least `NOT_FOUND_CONFIRM_MS`… */
+export const NOT_FOUND_CONFIRM_READS = 3;
+/** …ends FAILED: a short, bounded confirmation instead of retrying until the deadline. */
+export const NOT_FOUND_CONFIRM_MS = 10_000;
+
+/** Whether `reads` TASK_NOT_FOUND answers in a row since `since` confirm that the task is gone. */
+export const notFoundConfirmed = (reads: number, since: number, now: number): boolean =>
+  reads >= NOT_FOUND_CONFIRM_READS && now - since >= NOT_FOUND_CONFIRM_MS;
+
+export const NOT_FOUND_REASON =
+  'The upstream no longer knows this task (TASK_NOT_FOUND on every read for 10 s): it will not finish. Generate the video again.';
 
 /** Wall-clock milliseconds with sub-millisecond precision, comparable across processes. */
 export const preciseNow = (): number => performance.timeOrigin + performance.now();

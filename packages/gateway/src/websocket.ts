@@ -110,7 +110,7 @@ export function attachWebSockets(options: WebSocketOptions): {
         if (context.events.ready() !== true) return operation.subscribe(args);
         const { query, operationName, variables } = operation.payload;
         return fanout.join(
-          groupKey(context.caller.id, query, operationName, variables),
+          groupKey(`${context.caller.id} ${context.origin}`, query, operationName, variables),
           operation.socket,
           operation.id,
           (tap) => operation.subscribe({ ...args, contextValue: withTap(context, tap) }),

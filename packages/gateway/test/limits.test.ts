@@ -111,6 +111,46 @@ describe('MAX_IN_FLIGHT_TASKS=2', () => {
   });
 });
 
+describe('MAX_IN_FLIGHT_TASKS=1, a task with an ETA', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    // Time scale 1: 832x480 at 30 steps runs 20 s.
+    stack = await startStack({ env: { MAX_IN_FLIGHT_TASKS: '1' }, emulator: { timeScale: 1 } });
+  });
+  afterAll(() => stack?.stop());
+
+  it('says to try again when the task in progress should end, not in a fixed 5 s', async () => {
+    const { body } = await stack.gql(GENERATE, { input: smallInput({ steps: 30, seed: 9 }) });
+    const id = body.data.generateVideo.id;
+    // Once the gateway has read the task's ETA from the upstream…
+    await new Promise<void>((resolve, reject) => {
+      const stop = stack.ws().subscribe(
+        {
+          query: 'subscription($id: ID!) { videoTask(id: $id) { etaSeconds } }',
+          variables: { id },
+        },
+        {
+          next: (message) => {
+            if (((message.data as any)?.videoTask?.etaSeconds ?? 0) > 8) {
+              stop();
+              resolve();
+            }
+          },
+          error: reject,
+          complete: () => reject(new Error('completed before an ETA was known')),
+        },
+      );
+    });
+    const refused = await stack.gql(GENERATE, { input: smallInput({ seed: 10 }) });
+    const extensions = refused.body.errors?.[0]?.extensions;
+    expect(extensions).toMatchObject({ code: 'RATE_LIMITED', limit: 'in_flight' });
+    // …"try again" follows it: seconds, not the old fixed 5 s.
+    expect(extensions.retryAfterSeconds).toBeGreaterThan(5);
+    expect(extensions.retryAfterSeconds).toBeLessThanOrEqual(20);
+    expect(refused.body.errors?.[0]?.message).toMatch(/finish in about \d+ s/);
+  }, 30_000);
+});
+
 describe('MUTATIONS_PER_MINUTE=3, in a burst', () => {
   let stack: Stack;
   beforeAll(async () => {

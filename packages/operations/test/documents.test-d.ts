@@ -71,7 +71,7 @@ export type Scalars = [
   Expect<Equal<VideoTask['input']['seed'], number>>,
   Expect<Equal<VideoTask['createdAt'], string>>,
   Expect<Equal<VideoTask['completedAt'], string | null>>,
-  Expect<Equal<VideoTask['videos'][number]['expiresAt'], string>>,
+  Expect<Equal<VideoTask['videos'][number]['expiresAt'], string | null>>,
   Expect<Equal<VideoTaskStatus, 'QUEUED' | 'PROCESSING' | 'SUCCEEDED' | 'FAILED'>>,
   Expect<Equal<VideoTask['etaSeconds'], number | null>>,
   Expect<Equal<GatewayInfo['emulated'], boolean>>,

@@ -9,6 +9,7 @@ import { builder } from '../builder.js';
 import { gatewayError } from '../errors.js';
 import type { TaskEvent, TaskEventStream } from '../events/types.js';
 import { tapOf } from '../fanout.js';
+import { videoLink } from '../http/videos.js';
 import { encodeCursor } from '../service.js';
 import type { TaskRecord } from '../store/types.js';
 import {
@@ -31,13 +32,33 @@ export const VideoTaskStatus = builder.enumType('VideoTaskStatus', {
   >,
 });
 
-const Video = builder.objectRef<VideoAsset>('Video').implement({
+/** One video of a task, as the schema shows it: by the task and its place in the list. */
+interface TaskVideo {
+  readonly taskId: string;
+  readonly index: number;
+  readonly asset: VideoAsset;
+}
+
+const Video = builder.objectRef<TaskVideo>('Video').implement({
   description:
-    'A finished video. Its URL stops working at `expiresAt`; read the task again for a fresh one.',
+    "A finished video, served from the gateway's own origin (Range requests work; add `?download` to save it as a file).",
   fields: (t) => ({
-    url: t.exposeString('url'),
-    type: t.exposeString('type', { description: 'The container, such as `mp4`.' }),
-    expiresAt: t.field({ type: DateTime, resolve: (video) => video.expiresAt }),
+    url: t.string({
+      description:
+        'Works for as long as the gateway keeps the task: it reads the upstream again for a fresh source whenever needed. Anyone holding the link can play it.',
+      resolve: (video, _args, ctx) => videoLink(ctx.origin, video.taskId, video.index),
+    }),
+    type: t.string({
+      description: 'The container, such as `mp4`.',
+      resolve: (video) => video.asset.type,
+    }),
+    expiresAt: t.field({
+      type: DateTime,
+      nullable: true,
+      description:
+        'When `url` stops working: null, as the gateway serves it for as long as it keeps the task (no retention limit is set).',
+      resolve: () => null,
+    }),
   }),
 });
 
@@ -97,9 +118,8 @@ export const VideoTask = builder.objectRef<TaskRecord>('VideoTask').implement({
     input: t.field({ type: VideoTaskInput, resolve: (r) => r }),
     videos: t.field({
       type: [Video],
-      description:
-        'The videos of a SUCCEEDED task. Links about to expire are refreshed from the upstream when read.',
-      resolve: (r, _args, ctx) => ctx.service.freshVideos(r),
+      description: "The videos of a SUCCEEDED task, on the gateway's origin.",
+      resolve: (r) => r.videos.map((asset, index) => ({ taskId: r.id, index, asset })),
     }),
     createdAt: t.field({ type: DateTime, resolve: (r) => r.createdAt }),
     updatedAt: t.field({ type: DateTime, resolve: (r) => r.updatedAt }),

@@ -9,7 +9,14 @@ import { DelayedError, type Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { TaskRecord, TaskStore } from '../store/types.js';
-import { deadlineReason, isDone, snapshotOf } from '../task.js';
+import {
+  deadlineReason,
+  isDone,
+  isTaskNotFound,
+  NOT_FOUND_REASON,
+  notFoundConfirmed,
+  snapshotOf,
+} from '../task.js';
 import type { TaskWriter } from '../task-writer.js';
 import type { Tracking } from './types.js';
 
@@ -104,6 +111,10 @@ export interface TrackJobData {
   readonly lastMove: { readonly at: number; readonly progress: number } | null;
   /** Why the last read failed, for the deadline's reason; `null` after a read that worked. */
   readonly lastError: string | null;
+  /** TASK_NOT_FOUND answers in a row (absent in jobs queued before it was counted)… */
+  readonly notFoundReads?: number;
+  /** …and when the first of them came. */
+  readonly notFoundSince?: number;
 }
 
 /** The outcome of one read: the task ended (or is gone), or when to read it again. */
@@ -476,7 +487,12 @@ export class BullMqTracking implements Tracking {
         await writer.fail(taskId, deadlineReason(after));
         return { kind: 'finished' };
       }
-      const next = this.#paced(data, after, after.version !== record.version, now);
+      const next = this.#paced(
+        { ...data, notFoundReads: 0, notFoundSince: 0 },
+        after,
+        after.version !== record.version,
+        now,
+      );
       const wait =
         next.fallbackAt !== null && now < next.fallbackAt
           ? next.fallbackAt - now
@@ -511,6 +527,17 @@ export class BullMqTracking implements Tracking {
       await this.#options.writer.fail(record.id, deadlineReason(record, lastError));
       return { kind: 'finished' };
     }
+    const notFound = isTaskNotFound(error);
+    const notFoundReads = notFound ? (data.notFoundReads ?? 0) + 1 : 0;
+    const notFoundSince = notFound ? data.notFoundSince || Date.now() : 0;
+    if (notFoundConfirmed(notFoundReads, notFoundSince, Date.now())) {
+      this.#options.logger.warn(
+        { taskId: record.id, reads: notFoundReads },
+        'the upstream lost the task',
+      );
+      await this.#options.writer.fail(record.id, NOT_FOUND_REASON);
+      return { kind: 'finished' };
+    }
     const failedReads = data.failedReads + 1;
     this.#options.logger.warn(
       { err: error, taskId: record.id, failedReads },
@@ -535,7 +562,7 @@ export class BullMqTracking implements Tracking {
     return {
       kind: 'again',
       // A webhook whose confirming read failed will not come again: poll from now on.
-      data: { ...data, fallbackAt: null, failedReads, lastError },
+      data: { ...data, fallbackAt: null, failedReads, lastError, notFoundReads, notFoundSince },
       delay: Math.min(delay, Math.max(0, record.deadlineAt - Date.now())),
       ok: false,
     };

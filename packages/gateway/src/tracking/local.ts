@@ -8,7 +8,14 @@ import {
 } from '@wan-video/core';
 import type { Logger } from '../logger.js';
 import type { TaskRecord, TaskStore } from '../store/types.js';
-import { deadlineReason, isDone, snapshotOf } from '../task.js';
+import {
+  deadlineReason,
+  isDone,
+  isTaskNotFound,
+  NOT_FOUND_REASON,
+  notFoundConfirmed,
+  snapshotOf,
+} from '../task.js';
 import type { TaskWriter } from '../task-writer.js';
 import type { Tracking } from './types.js';
 
@@ -191,6 +198,8 @@ export class LocalTracking implements Tracking {
     // Polling (or the webhook fallback): a webhook during it restarts the poll with a read at once.
     let failures = 0;
     let lastError: string | undefined;
+    /** TASK_NOT_FOUND answers in a row, and when the first of them came. */
+    let notFound = { reads: 0, since: 0 };
     for (;;) {
       const run = follow.startRun();
       try {
@@ -213,6 +222,16 @@ export class LocalTracking implements Tracking {
         if (isPollDeadlineError(error)) {
           record = await writer.fail(record.id, deadlineReason(record, lastError));
           return;
+        }
+        if (isTaskNotFound(error)) {
+          notFound = { reads: notFound.reads + 1, since: notFound.since || Date.now() };
+          if (notFoundConfirmed(notFound.reads, notFound.since, Date.now())) {
+            logger.warn({ taskId: record.id, reads: notFound.reads }, 'the upstream lost the task');
+            record = await writer.fail(record.id, NOT_FOUND_REASON);
+            return;
+          }
+        } else {
+          notFound = { reads: 0, since: 0 };
         }
         // A refused read (a key being rotated, a task not yet visible) or a store hiccup is not
         // the end of a paid task: back off and poll again, until the deadline decides.
