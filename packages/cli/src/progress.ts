@@ -22,8 +22,19 @@ export interface ProgressView {
 /** The view for `mode`, writing through `output`. */
 export function createProgressView(mode: ProgressMode, output: Output): ProgressView {
   switch (mode) {
-    case 'ndjson':
-      return { update: (task) => output.json(task), stop: () => {} };
+    case 'ndjson': {
+      let last: string | undefined;
+      return {
+        update(task) {
+          // The subscription's first snapshot repeats the mutation's answer: one line for both.
+          const line = JSON.stringify(task);
+          if (line === last) return;
+          last = line;
+          output.data(line);
+        },
+        stop: () => {},
+      };
+    }
     case 'lines': {
       let last: string | undefined;
       return {
