@@ -125,6 +125,92 @@ const environmentSchema = z.object({
     .optional(),
 });
 
+/** What `--help` and the README say of one variable `readConfig` reads. */
+export interface ConfigVariableDescription {
+  /** What it sets. */
+  readonly meaning: string;
+  /** The default in words, for a variable whose schema has none (`readConfig` fills it or not). */
+  readonly default?: string;
+}
+
+/**
+ * Every environment variable `readConfig` reads, in `--help`'s order, with what it means. Typed
+ * against the schema: a variable the schema reads and this table lacks (or the other way round)
+ * is a type error, so the gateway's `--help` cannot drift from what it reads.
+ */
+export const CONFIG_VARIABLES = {
+  PORT: { meaning: 'port to listen on (0: any free port)' },
+  HOST: { meaning: 'address to listen on (loopback only without GATEWAY_API_KEYS)' },
+  NOVITA_API_KEY: { meaning: 'the upstream key', default: 'none: the embedded emulator' },
+  NOVITA_BASE_URL: { meaning: 'the upstream' },
+  DATABASE_PATH: { meaning: 'the SQLite file' },
+  GATEWAY_API_KEYS: {
+    meaning: 'comma-separated client keys (8+ characters each); turns on auth',
+    default: 'none: no auth',
+  },
+  PUBLIC_URL: { meaning: 'where the upstream reaches this gateway; turns on webhooks' },
+  LOG_LEVEL: { meaning: LOG_LEVELS.join(', ') },
+  EMULATOR_TIME_SCALE: {
+    meaning: 'speeds up the embedded emulator (10: ten times faster)',
+    default: '1',
+  },
+  TASK_DEADLINE_SECONDS: { meaning: 'when an unfinished task is given up as FAILED (10 to 86400)' },
+  MAX_IN_FLIGHT_TASKS: { meaning: 'unfinished tasks per client' },
+  MUTATIONS_PER_MINUTE: { meaning: 'generateVideo calls per client per minute' },
+  MAX_CONNECTIONS: { meaning: 'open connections, HTTP and WebSocket' },
+  SHUTDOWN_TIMEOUT_MS: {
+    meaning: 'the longest a SIGTERM takes (1000 to 600000); creates still waiting are aborted',
+  },
+  PLAYGROUND_DIR: {
+    meaning: 'the built playground to serve at /',
+    default: 'none: / redirects to GraphiQL',
+  },
+  DATABASE_URL: {
+    meaning: 'postgres://…: tasks in Postgres, shared by replicas',
+    default: 'none: SQLite at DATABASE_PATH',
+  },
+  REDIS_URL: {
+    meaning: 'redis://…: events, tracking and limits shared by replicas; needs DATABASE_URL',
+  },
+  TRACKING_LOCK_SECONDS: {
+    meaning: "with Redis: how long a replica's claim on a task being read lasts (2 to 300)",
+  },
+  REDIS_PREFIX: { meaning: 'what every Redis key and channel of this deployment starts with' },
+  CORS_ORIGINS: {
+    meaning:
+      'comma-separated origins a browser page may call from (*: any, never with credentials)',
+    default: DEFAULT_CORS_ORIGINS.join(','),
+  },
+  METRICS_TOKEN: {
+    meaning: '/metrics only with Authorization: Bearer <token> (16+ characters)',
+    default: 'none: /metrics is open',
+  },
+} as const satisfies Record<keyof typeof environmentSchema.shape, ConfigVariableDescription>;
+
+/** One row of the configuration table. */
+export interface ConfigVariable {
+  readonly name: keyof typeof CONFIG_VARIABLES;
+  readonly meaning: string;
+  /** The schema's own default where it has one, else what an unset variable means (`none`). */
+  readonly default: string;
+}
+
+/** The configuration table: every variable `readConfig` reads, its meaning and its default. */
+export function configVariables(): readonly ConfigVariable[] {
+  return (Object.keys(environmentSchema.shape) as (keyof typeof CONFIG_VARIABLES)[]).map((name) => {
+    const field: z.ZodType = environmentSchema.shape[name];
+    const description: ConfigVariableDescription = CONFIG_VARIABLES[name];
+    return {
+      name,
+      meaning: description.meaning,
+      default:
+        field instanceof z.ZodDefault
+          ? String(field.def.defaultValue)
+          : (description.default ?? 'none'),
+    };
+  });
+}
+
 export interface GatewayConfig {
   readonly port: number;
   readonly host: string;
