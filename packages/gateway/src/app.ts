@@ -14,6 +14,7 @@ import { useErrorCodes, withLimitCodes } from './http/error-codes.js';
 import { createGraphiQLRenderer, graphiqlOptions, useGraphiQLAssets } from './http/graphiql.js';
 import { useGraphQLOverSSE } from './http/graphql-sse.js';
 import { createPipelineGuard } from './http/pipelining.js';
+import { useRestContract } from './http/rest.js';
 import {
   useHealth,
   useMetricsRoute,
@@ -219,6 +220,13 @@ export function createGateway(
           ),
           useMetricsRoute(metrics, config.metricsToken),
           useNovitaWebhook(service, logger),
+          // The seed's REST contract, on the same tasks, keys and limits as GraphQL.
+          useRestContract({
+            service,
+            auth,
+            logger,
+            originOf: (request) => originOf({ request }),
+          }),
           usePlayground(config.playgroundDir),
           // graphql-sse's protocol, both modes; `/graphql` keeps yoga's own SSE (GraphiQL uses it).
           useGraphQLOverSSE({ endpoint: '/graphql/stream', auth, logger }),

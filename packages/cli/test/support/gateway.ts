@@ -12,7 +12,7 @@ export interface TestGateway {
   readonly process: ChildGateway;
   /** `http://127.0.0.1:PORT` (the CLI appends `/graphql`). */
   readonly url: string;
-  /** The embedded emulator, from the gateway's startup log line. */
+  /** The embedded emulator on the gateway's origin, its path from the startup log line. */
   readonly emulatorUrl: string;
   /** The sum of a `/metrics` series over its labels (0 when absent). */
   metric(name: string, labels?: Record<string, string>): Promise<number>;
@@ -30,10 +30,13 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
     LOG_LEVEL: 'info',
     ...env,
   });
-  const emulatorUrl = gateway
+  // The embedded emulator is mounted on the gateway's own origin; the log names its path.
+  const emulatorPath = gateway
     .logs()
     .find((record) => typeof record.emulator === 'string')?.emulator;
-  if (typeof emulatorUrl !== 'string') {
+  const emulatorUrl =
+    typeof emulatorPath === 'string' ? `${gateway.url}${emulatorPath}` : undefined;
+  if (emulatorUrl === undefined) {
     await gateway.kill('SIGKILL');
     throw new Error(`no "emulator" in the gateway's log:\n${gateway.stdout.join('\n')}`);
   }
