@@ -143,12 +143,17 @@ export const CONFIG_VARIABLES = {
   HOST: { meaning: 'address to listen on (loopback only without GATEWAY_API_KEYS)' },
   NOVITA_API_KEY: { meaning: 'the upstream key', default: 'none: the embedded emulator' },
   NOVITA_BASE_URL: { meaning: 'the upstream' },
-  DATABASE_PATH: { meaning: 'the SQLite file' },
+  DATABASE_PATH: {
+    meaning: 'the SQLite file (the embedded emulator keeps its state in <DATABASE_PATH>-emulator/)',
+  },
   GATEWAY_API_KEYS: {
     meaning: 'comma-separated client keys (8+ characters each); turns on auth',
     default: 'none: no auth',
   },
-  PUBLIC_URL: { meaning: 'where the upstream reaches this gateway; turns on webhooks' },
+  PUBLIC_URL: {
+    meaning:
+      'where clients and the upstream reach this gateway: the origin of video links; turns on webhooks',
+  },
   LOG_LEVEL: { meaning: LOG_LEVELS.join(', ') },
   EMULATOR_TIME_SCALE: {
     meaning: 'speeds up the embedded emulator (10: ten times faster)',
