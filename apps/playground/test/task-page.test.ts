@@ -182,7 +182,7 @@ describe('the result', () => {
       await expect(page.getByTestId('emulated-caption').textContent()).resolves.toContain(
         'Emulated video: procedural, not Wan output',
       );
-      // The picture (832×480, contained at the top) ends at least 40 px above the player's bottom,
+      // The picture (832×480, contained at the top) ends at least 64 px above the player's bottom,
       // where the native controls are drawn.
       const strip = await page.getByTestId('result-video').evaluate((element) => {
         const video = element as HTMLVideoElement;
@@ -190,7 +190,7 @@ describe('the result', () => {
         const scale = Math.min(box.width / video.videoWidth, box.height / video.videoHeight);
         return box.height - video.videoHeight * scale;
       });
-      expect(strip).toBeGreaterThanOrEqual(40);
+      expect(strip).toBeGreaterThanOrEqual(64);
       expect(problems).toEqual([]);
     } finally {
       await page.close();

@@ -77,7 +77,7 @@ const bearer = (apiKey: string | null): string | null =>
 /** `curl` posting the `generateVideo` mutation; the body is a quoted here-document, so no quoting gets in the way. */
 export function curlSnippet({ url, apiKey, input }: SnippetParams): string {
   const auth = bearer(apiKey);
-  const body = JSON.stringify({ query: GENERATE_MUTATION, variables: { input } });
+  const body = JSON.stringify({ query: GENERATE_MUTATION, variables: { input } }, null, 2);
   return [
     `curl -sS ${shellQuote(url)} \\`,
     `  -H 'Content-Type: application/json' \\`,
