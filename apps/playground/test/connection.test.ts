@@ -67,14 +67,11 @@ describe('the connection', () => {
           );
           const before = await secondsLeft(page);
           expect(before).not.toBeNull();
-          await page.waitForFunction(
-            (start) => {
-              const text = document.querySelector('[data-testid="progress-text"]')?.textContent;
-              const left = Number(/about (\d+) s left/.exec(text ?? '')?.[1] ?? Number.NaN);
-              return left < start;
-            },
-            before ?? 0,
-          );
+          await page.waitForFunction((start) => {
+            const text = document.querySelector('[data-testid="progress-text"]')?.textContent;
+            const left = Number(/about (\d+) s left/.exec(text ?? '')?.[1] ?? Number.NaN);
+            return left < start;
+          }, before ?? 0);
           await shot(page, 'reconnecting');
           // A request meanwhile fails, and says why.
           await page.getByRole('button', { name: 'Generate video' }).click();

@@ -75,7 +75,11 @@ describe('the explorer', () => {
     try {
       const link = page.getByRole('link', { name: 'Open the explorer full screen' });
       await link.waitFor();
-      await page.frameLocator('iframe[title="GraphQL explorer"]').locator('.graphiql-container').first().waitFor();
+      await page
+        .frameLocator('iframe[title="GraphQL explorer"]')
+        .locator('.graphiql-container')
+        .first()
+        .waitFor();
       const overflow = await page.evaluate(
         () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
       );

@@ -62,8 +62,7 @@ describe('the history', () => {
 
       // Unfinished when listed, each follows its subscription to the end, with a poster frame.
       await page.waitForFunction(
-        (count) =>
-          document.querySelectorAll('[data-testid="history-poster"]').length >= count,
+        (count) => document.querySelectorAll('[data-testid="history-poster"]').length >= count,
         created.length,
       );
       const poster = page.getByTestId('history-poster').first();
@@ -81,7 +80,9 @@ describe('the history', () => {
       await page.locator(`a[data-testid="history-item"][href="${hrefOf(elsewhere)}"]`).waitFor();
       await expect(items.first().getAttribute('href')).resolves.toBe(hrefOf(elsewhere));
       await shot(page, 'history');
-      await page.getByRole('complementary', { name: 'History' }).scrollIntoViewIfNeeded();
+      await page
+        .getByRole('complementary', { name: 'History' })
+        .evaluate((element) => element.scrollIntoView({ block: 'start' }));
       await docsShot(page, 'playground-history');
       expect(problems).toEqual([]);
     } finally {

@@ -159,13 +159,19 @@ export function inViewport(page: Page, selector: string) {
 /** Fills the form with `input`'s fields the tests use. */
 export async function fillForm(
   page: Page,
-  input: { prompt: string; width: number; height: number; steps?: number; seed?: number },
+  input: {
+    prompt: string;
+    width: number;
+    height: number;
+    steps?: number | null | undefined;
+    seed?: number | null | undefined;
+  },
 ) {
   await page.getByRole('textbox', { name: 'Prompt' }).fill(input.prompt);
   const orientation = input.width > input.height ? 'landscape' : 'portrait';
   await page.getByLabel(`${input.width}×${input.height} ${orientation}`).check();
-  if (input.steps !== undefined) await page.locator('#steps-value').fill(String(input.steps));
-  if (input.seed !== undefined) await page.locator('#seed').fill(String(input.seed));
+  if (input.steps != null) await page.locator('#steps-value').fill(String(input.steps));
+  if (input.seed != null) await page.locator('#seed').fill(String(input.seed));
 }
 
 /** Waits for the shown task to succeed and its video to be playable. */
