@@ -37,8 +37,10 @@ const TASK_PATH = /\/tasks\/([^/?#]+)$/;
 /** Fills the form with the pre-rendered video's request and presses Generate; the task's id. */
 async function generate(page: Page): Promise<string> {
   await fillForm(page, GENERATED);
+  const before = page.url();
   await page.getByRole('button', { name: 'Generate video' }).click();
-  await page.waitForURL(TASK_PATH);
+  // A new task's URL: not the one already shown (a second Generate starts on a task's page).
+  await page.waitForURL((url) => TASK_PATH.test(url.pathname) && url.href !== before);
   const id = TASK_PATH.exec(new URL(page.url()).pathname)?.[1];
   if (!id) throw new Error(`no task id in ${page.url()}`);
   return decodeURIComponent(id);
@@ -84,9 +86,12 @@ describe('a URL per task', () => {
       await page.getByTestId('task-status').waitFor();
       // The history lists both; opening the older one navigates to its URL.
       const older = page.locator(`a[data-testid="history-item"][href="/tasks/${first}"]`);
+      expect(second).not.toBe(first);
       await older.click();
       await page.waitForURL(`**/tasks/${first}`);
-      await expect(older.getAttribute('aria-current')).resolves.toBe('page');
+      await page
+        .locator(`a[data-testid="history-item"][href="/tasks/${first}"][aria-current="page"]`)
+        .waitFor();
       await page.goBack();
       await page.waitForURL(`**/tasks/${second}`);
       await page
