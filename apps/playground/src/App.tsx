@@ -1,26 +1,30 @@
 import type { VideoInput } from '@wan-video/core';
 import {
-  type GatewayInfo,
-  isVideoGatewayError,
   useGenerateVideo,
-  useVideoGatewayClient,
-  VideoGatewayError,
+  useVideoTask,
   VideoGatewayProvider,
   type VideoTask,
 } from '@wan-video/react-hooks';
-import { type KeyboardEvent, useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { ApiKeyField } from './components/ApiKeyField.js';
+import { CodePanel } from './components/CodePanel.js';
 import { Explorer } from './components/Explorer.js';
 import { GenerateForm } from './components/GenerateForm.js';
 import { History } from './components/History.js';
+import { type Tab, Tabs, tabFromHash } from './components/Tabs.js';
 import { TaskView } from './components/TaskView.js';
-import { type FormState, formFromTask, INITIAL_FORM } from './lib/form.js';
+import { useBackOnline } from './hooks/back-online.js';
+import { ConnectionProvider, useConnectionStatus } from './hooks/connection.js';
+import { useGatewayInfo } from './hooks/gateway-info.js';
+import { useRoute } from './hooks/route.js';
+import { type ConnectionMonitor, createConnectionMonitor } from './lib/connection.js';
+import { type FormState, formFromTask, INITIAL_FORM, validateForm } from './lib/form.js';
+import { taskIdOf, taskPath } from './lib/route.js';
 
 /** Where the API key is kept: this tab only, never the URL. */
 const API_KEY_STORAGE = 'wan-video.apiKey';
 /** The gateway serves this app, so its API is on the same origin. */
 const GRAPHQL_URL = `${location.origin}/graphql`;
-/** Below this width the layout is one column. */
-const ONE_COLUMN = '(max-width: 959px)';
 
 function readStoredKey(): string {
   try {
@@ -45,135 +49,29 @@ export function App() {
     setApiKey(value);
     storeKey(value);
   }, []);
+  // The hooks' sockets, watched: "Reconnecting…" when the live connection drops.
+  const [monitor] = useState<ConnectionMonitor>(() => createConnectionMonitor(WebSocket));
   return (
-    <VideoGatewayProvider url={GRAPHQL_URL} getAuthToken={() => apiKey.trim() || null}>
-      <Playground apiKey={apiKey} onApiKeyChange={onApiKeyChange} />
-    </VideoGatewayProvider>
+    <ConnectionProvider monitor={monitor}>
+      <VideoGatewayProvider
+        url={GRAPHQL_URL}
+        getAuthToken={() => apiKey.trim() || null}
+        webSocketImpl={monitor.WebSocket}
+      >
+        <Playground apiKey={apiKey} onApiKeyChange={onApiKeyChange} />
+      </VideoGatewayProvider>
+    </ConnectionProvider>
   );
 }
 
-type InfoState =
-  | { readonly status: 'loading' }
-  | { readonly status: 'ok'; readonly info: GatewayInfo }
-  | { readonly status: 'error'; readonly error: VideoGatewayError };
-
-/** How the gateway runs; asked again whenever `epoch` changes (a new key, a retry). */
-function useGatewayInfo(epoch: number): InfoState {
-  const client = useVideoGatewayClient();
-  const [state, setState] = useState<InfoState>({ status: 'loading' });
-  // biome-ignore lint/correctness/useExhaustiveDependencies: `epoch` is the refetch trigger.
-  useEffect(() => {
-    const controller = new AbortController();
-    client.gatewayInfo(controller.signal).then(
-      (info) => {
-        if (!controller.signal.aborted) setState({ status: 'ok', info });
-      },
-      (error: unknown) => {
-        if (controller.signal.aborted) return;
-        setState({
-          status: 'error',
-          error: isVideoGatewayError(error)
-            ? error
-            : new VideoGatewayError('network', 'Could not reach the video gateway.'),
-        });
-      },
-    );
-    return () => controller.abort();
-  }, [client, epoch]);
-  return state;
-}
-
-type Tab = 'generate' | 'explorer';
-const TABS: readonly { readonly id: Tab; readonly label: string }[] = [
-  { id: 'generate', label: 'Generate' },
-  { id: 'explorer', label: 'Explorer' },
-];
-const tabFromHash = (): Tab => (location.hash === '#explorer' ? 'explorer' : 'generate');
-
-function Tabs({ tab, onTab }: { tab: Tab; onTab: (tab: Tab) => void }) {
-  const onKeyDown = (event: KeyboardEvent<HTMLButtonElement>) => {
-    const index = TABS.findIndex((candidate) => candidate.id === tab);
-    let next: number;
-    if (event.key === 'ArrowRight') next = (index + 1) % TABS.length;
-    else if (event.key === 'ArrowLeft') next = (index - 1 + TABS.length) % TABS.length;
-    else if (event.key === 'Home') next = 0;
-    else if (event.key === 'End') next = TABS.length - 1;
-    else return;
-    event.preventDefault();
-    const target = TABS[next];
-    if (!target) return;
-    onTab(target.id);
-    document.getElementById(`tab-${target.id}`)?.focus();
-  };
-  return (
-    <div className="tabs" role="tablist" aria-label="Playground sections">
-      {TABS.map((candidate) => (
-        <button
-          key={candidate.id}
-          type="button"
-          role="tab"
-          id={`tab-${candidate.id}`}
-          className="tab"
-          aria-selected={tab === candidate.id}
-          aria-controls={`panel-${candidate.id}`}
-          tabIndex={tab === candidate.id ? 0 : -1}
-          onClick={() => onTab(candidate.id)}
-          onKeyDown={onKeyDown}
-        >
-          {candidate.label}
-        </button>
-      ))}
-    </div>
-  );
-}
-
-interface ApiKeyFieldProps {
-  readonly value: string;
-  readonly onChange: (value: string) => void;
-  readonly onCommit: () => void;
-  readonly info: InfoState;
-}
-
-function ApiKeyField({ value, onChange, onCommit, info }: ApiKeyFieldProps) {
-  const refused = info.status === 'error' && info.error.kind === 'auth';
-  const status = refused
-    ? value.trim() === ''
-      ? 'This gateway needs an API key.'
-      : 'The gateway refused this key.'
-    : info.status === 'ok'
-      ? 'Key accepted.'
-      : '';
-  return (
-    // A form of its own, so Enter applies the key at once; it has no name, so never goes to a URL.
-    <form
-      className="key-bar"
-      aria-label="API key"
-      onSubmit={(event) => {
-        event.preventDefault();
-        onCommit();
-      }}
-    >
-      <label htmlFor="api-key">API key</label>
-      <input
-        id="api-key"
-        type="password"
-        autoComplete="off"
-        spellCheck={false}
-        value={value}
-        aria-invalid={refused || undefined}
-        aria-describedby="api-key-hint"
-        onChange={(event) => onChange(event.target.value)}
-      />
-      <p id="api-key-hint" className="hint">
-        {status !== '' && (
-          <span className={refused ? 'key-refused' : 'key-ok'} role="status">
-            {status}{' '}
-          </span>
-        )}
-        Kept in this tab only (sessionStorage), sent as a Bearer token.
-      </p>
-    </form>
-  );
+/** Scrolls the task's card into view unless it is in view already, so progress shows at once. */
+function revealTask() {
+  const card = document.getElementById('task-card');
+  if (!card) return;
+  const box = card.getBoundingClientRect();
+  if (box.top >= 0 && box.top + 160 <= window.innerHeight) return;
+  const smooth = !window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+  card.scrollIntoView({ block: 'start', behavior: smooth ? 'smooth' : 'auto' });
 }
 
 interface PlaygroundProps {
@@ -206,6 +104,7 @@ function Playground({ apiKey, onApiKeyChange }: PlaygroundProps) {
     if (needsKey) setAuthRequired(true);
   }, [needsKey]);
   const canLoad = info.status === 'ok' || (info.status === 'error' && info.error.kind !== 'auth');
+  const emulated = info.status === 'ok' && info.info.emulated;
 
   const [tab, setTab] = useState<Tab>(tabFromHash);
   const [explorerOpened, setExplorerOpened] = useState(tab === 'explorer');
@@ -228,51 +127,89 @@ function Playground({ apiKey, onApiKeyChange }: PlaygroundProps) {
     return () => window.removeEventListener('hashchange', onHash);
   }, []);
 
+  // The task shown is the URL's (`/tasks/<id>`); while a generate request is out, its outcome.
+  const [route, navigate] = useRoute();
+  const routeTaskId = taskIdOf(route);
+  const [requesting, setRequesting] = useState(false);
+  /** The generate request whose task gets the URL; another navigation meanwhile cancels that. */
+  const awaited = useRef(0);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a new route is the trigger.
+  useEffect(() => {
+    // Back, forward or a history item: the URL's task replaces a request's outcome.
+    awaited.current = 0;
+    setRequesting(false);
+  }, [route]);
+  const [lastGeneratedId, setLastGeneratedId] = useState<string | null>(null);
+
   const gen = useGenerateVideo();
   const generate = gen.generate;
   const [form, setForm] = useState<FormState>(INITIAL_FORM);
-  const [view, setView] = useState<{ id: string | null; fromRequest: boolean }>({
-    id: null,
-    fromRequest: false,
-  });
+  const formInput = useMemo(() => validateForm(form).data, [form]);
 
-  const revealTask = useCallback(() => {
-    if (!window.matchMedia(ONE_COLUMN).matches) return;
-    const smooth = !window.matchMedia('(prefers-reduced-motion: reduce)').matches;
-    document
-      .getElementById('task-area')
-      ?.scrollIntoView({ block: 'start', behavior: smooth ? 'smooth' : 'auto' });
-  }, []);
+  // A page opened at a task's URL (a reload, a shared link) fills the form from that task.
+  const [refillId, setRefillId] = useState(routeTaskId);
+  const refill = useVideoTask(refillId);
+  useEffect(() => {
+    if (!refill.task) return;
+    setForm(formFromTask(refill.task));
+    setRefillId(null);
+  }, [refill.task]);
 
+  const requests = useRef(0);
   const run = useCallback(
     (input: VideoInput) => {
-      setView({ id: null, fromRequest: true });
+      const request = ++requests.current;
+      awaited.current = request;
+      setRequesting(true);
+      setRefillId(null);
       revealTask();
       void generate(input).then((task) => {
         if (!task) return;
-        // Unless another task was picked meanwhile, show the new one.
-        setView((current) =>
-          current.fromRequest && current.id === null ? { id: task.id, fromRequest: true } : current,
-        );
+        setLastGeneratedId(task.id);
+        // Unless another task was opened meanwhile, the new one gets the URL.
+        if (awaited.current === request) navigate(taskPath(task.id));
       });
     },
-    [generate, revealTask],
+    [generate, navigate],
   );
 
-  const select = useCallback(
+  const open = useCallback(
     (id: string) => {
-      setView({ id, fromRequest: false });
+      navigate(taskPath(id));
       revealTask();
     },
-    [revealTask],
+    [navigate],
   );
+  const goHome = useCallback(() => navigate('/'), [navigate]);
 
   const edit = useCallback((task: VideoTask) => {
     setForm(formFromTask(task));
     document.getElementById('prompt')?.focus();
   }, []);
 
-  const requestError = view.fromRequest && view.id === null ? gen.error : null;
+  const shownId = requesting ? null : routeTaskId;
+  const requestError = requesting ? gen.error : null;
+
+  // The connection coming back (the socket again, or an answer after a network error) clears
+  // what it left behind: a stale "cannot reach" error, and the notice above the page.
+  const connection = useConnectionStatus();
+  const reset = gen.reset;
+  const onBack = useCallback(() => {
+    setEpoch((n) => n + 1);
+    if (requestError?.kind === 'network') {
+      reset();
+      setRequesting(false);
+    }
+  }, [requestError, reset]);
+  const wasReconnecting = useRef(false);
+  useEffect(() => {
+    if (connection === 'reconnecting') wasReconnecting.current = true;
+    else if (connection === 'open' && wasReconnecting.current) {
+      wasReconnecting.current = false;
+      onBack();
+    }
+  }, [connection, onBack]);
+  useBackOnline(requestError?.kind === 'network', onBack);
 
   return (
     <div className="app">
@@ -290,24 +227,35 @@ function Playground({ apiKey, onApiKeyChange }: PlaygroundProps) {
             <path d="M13 10.5v11l9-5.5z" fill="#fff" />
           </svg>
           <div>
-            <h1>wan-video playground</h1>
+            <h1>
+              <a
+                href="/"
+                className="home-link"
+                onClick={(event) => {
+                  event.preventDefault();
+                  goHome();
+                }}
+              >
+                wan-video playground
+              </a>
+            </h1>
             <p className="tagline">Write a prompt, watch the video being made, play it.</p>
           </div>
         </div>
         <Tabs tab={tab} onTab={selectTab} />
       </header>
 
-      {info.status === 'ok' && info.info.emulated && (
+      {emulated && (
         <div className="banner" data-testid="emulator-banner" role="note">
           <strong>Emulator mode.</strong> Videos come from the local emulator, not Wan 2.1: they are
           generated test clips, while requests, progress and errors behave as they do for real.
         </div>
       )}
       {info.status === 'error' && info.error.kind !== 'auth' && (
-        <div className="notice" role="status">
+        <div className="notice" role="status" data-testid="gateway-notice">
           <span>
             {info.error.kind === 'network'
-              ? 'Cannot reach the gateway. Is it running?'
+              ? 'Cannot reach the gateway. Is it running? Trying again every few seconds.'
               : `The gateway did not answer as expected: ${info.error.message}`}
           </span>
           <button type="button" className="btn secondary small" onClick={commitKey}>
@@ -335,18 +283,26 @@ function Playground({ apiKey, onApiKeyChange }: PlaygroundProps) {
                 isPending={gen.isPending}
                 onGenerate={run}
               />
+              <CodePanel input={formInput} apiKey={apiKey} graphqlUrl={GRAPHQL_URL} />
             </div>
             <div className="column" id="task-area">
               <TaskView
-                taskId={view.id}
+                taskId={shownId}
                 isPending={gen.isPending}
                 requestError={requestError}
                 authRequired={authRequired || needsKey}
+                emulated={emulated}
                 onRun={run}
                 onEdit={edit}
+                onHome={goHome}
               />
               {canLoad ? (
-                <History key={epoch} selectedId={view.id} onSelect={select} />
+                <History
+                  key={`${epoch}:${committedKey.current}`}
+                  apiKey={committedKey.current}
+                  selectedId={shownId}
+                  onOpen={open}
+                />
               ) : (
                 <aside className="card history" aria-label="History">
                   <div className="card-head">
@@ -369,7 +325,13 @@ function Playground({ apiKey, onApiKeyChange }: PlaygroundProps) {
           hidden={tab !== 'explorer'}
           className="panel"
         >
-          {explorerOpened && <Explorer authRequired={authRequired || needsKey} />}
+          {explorerOpened && (
+            <Explorer
+              authRequired={authRequired || needsKey}
+              apiKey={committedKey.current}
+              lastTaskId={lastGeneratedId ?? routeTaskId}
+            />
+          )}
         </div>
       </main>
 

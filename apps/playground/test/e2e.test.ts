@@ -3,89 +3,35 @@
  * against the real gateway serving the built app, on its embedded emulator. Screenshots go to
  * test-artifacts/ (not committed).
  */
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
-import { createGateway, type Gateway, readConfig } from '@wan-video/gateway';
 import { launchChromium } from '@wan-video/test-utils';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  docsShot,
+  openPage,
+  type PlaygroundServer,
+  shot,
+  startPlayground,
+  waitForVideo,
+} from './support/playground.js';
 import { GENERATED, PROMPT } from './support/videos.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const DIST = join(here, '../dist');
-const ARTIFACTS = join(here, '../test-artifacts');
-
-let gateway: Gateway;
+let server: PlaygroundServer;
 let browser: Browser;
-let dir: string;
 
 beforeAll(async () => {
-  if (!existsSync(join(DIST, 'index.html')))
-    throw new Error('the playground is not built: run `pnpm --filter @wan-video/playground build`');
-  await mkdir(ARTIFACTS, { recursive: true });
-  dir = await mkdtemp(join(tmpdir(), 'wan-playground-e2e-'));
   // No NOVITA_API_KEY: the gateway runs its embedded emulator, as the README's first command does.
-  const config = readConfig({
-    PORT: '0',
-    DATABASE_PATH: join(dir, 'db.sqlite'),
-    // 832×480 at 20 steps takes 3.3 s: the first test sees the progress between 0 and 100
-    // even when a busy machine delays the gateway's reads (its video is rendered already).
-    EMULATOR_TIME_SCALE: '4',
-    PLAYGROUND_DIR: DIST,
-    LOG_LEVEL: 'warn',
-  });
-  gateway = createGateway(config, {
-    logDestination: new Writable({ write: (_chunk, _encoding, done) => done() }),
-    pollPolicy: { minIntervalMs: 100, maxIntervalMs: 300, idleIntervalMs: 100 },
-    // The run's video directory, where the video the first test generates is already rendered.
-    emulator: { storageDir: inject('videoDir') },
-  });
-  await gateway.start();
+  server = await startPlayground();
   browser = await launchChromium();
 });
 
 afterAll(async () => {
   await browser?.close();
-  await gateway?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await server?.stop();
 });
 
-/**
- * A page whose every wait gives up before the 30 s test timeout, so that a failure says what it
- * was waiting for. Its waits end on events (an element, a function turning true), never on time.
- */
-async function newPage(viewport = { width: 1280, height: 900 }) {
-  const page = await browser.newPage({ viewport });
-  page.setDefaultTimeout(20_000);
-  return page;
-}
-
-/** A page that records console errors and requests that leave this machine. */
-async function open(options: { width?: number; height?: number } = {}) {
-  const page = await newPage({ width: options.width ?? 1280, height: options.height ?? 900 });
-  const problems: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => problems.push(`page: ${error.message}`));
-  page.on('request', (request) => {
-    const url = request.url();
-    // The videos come from the embedded emulator, on another loopback port: still this machine.
-    const local = /^(https?|wss?):\/\/(127\.0\.0\.1|localhost)(:\d+)?\//.test(url);
-    if (!local && !url.startsWith('data:') && !url.startsWith('blob:'))
-      problems.push(`outside: ${url}`);
-  });
-  await page.goto(`${gateway.url}/`);
-  await page.getByRole('textbox', { name: 'Prompt' }).waitFor();
-  return { page, problems };
-}
-
-const shot = (page: Page, name: string) =>
-  page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+const open = (options: { width?: number; height?: number } = {}) =>
+  openPage(browser, server.url, options);
 
 describe('the playground', () => {
   it('generates a video: form, submit, progress, then a playable 5 s video', async () => {
@@ -113,14 +59,8 @@ describe('the playground', () => {
       });
       await shot(page, 'progress');
 
-      await page.getByTestId('task-status').filter({ hasText: 'SUCCEEDED' }).waitFor();
+      await waitForVideo(page);
       const video = page.getByTestId('result-video');
-      await video.waitFor();
-      await page.waitForFunction(
-        () =>
-          ((document.querySelector('[data-testid="result-video"]') as HTMLVideoElement | null)
-            ?.readyState ?? 0) >= 2,
-      );
       const state = await video.evaluate((element: HTMLVideoElement) => ({
         readyState: element.readyState,
         duration: element.duration,
@@ -139,6 +79,8 @@ describe('the playground', () => {
         page.getByRole('link', { name: 'Download MP4' }).getAttribute('download'),
       ).resolves.not.toBeNull();
       await shot(page, 'video');
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await docsShot(page, 'playground');
       expect(problems).toEqual([]);
     } finally {
       await page.close();
@@ -152,10 +94,11 @@ describe('the playground', () => {
       await page.locator('#steps-value').fill('41');
       await page.locator('#guidance-scale-value').fill('11');
       await expect(page.getByTestId('error-steps').textContent()).resolves.toContain(
-        'steps must be between 1 and 40 (got 41)',
+        'Steps must be between 1 and 40 (got 41)',
       );
+      // The labels a person sees, not the API's names.
       await expect(page.getByTestId('error-guidanceScale').textContent()).resolves.toContain(
-        'between 0 and 10',
+        'Guidance scale must be between 0 and 10',
       );
       await expect(page.getByRole('button', { name: 'Generate video' }).isDisabled()).resolves.toBe(
         true,
@@ -191,25 +134,6 @@ describe('the playground', () => {
       await page.getByTestId('task-status').filter({ hasText: 'SUCCEEDED' }).waitFor();
       await page.getByTestId('result-video').waitFor();
       expect(problems).toEqual([]);
-    } finally {
-      await page.close();
-    }
-  });
-
-  it('runs a query in the explorer', async () => {
-    const page = await newPage();
-    try {
-      // What a person would type in GraphiQL, given to it the way it keeps a tab between visits.
-      await page.addInitScript(() => {
-        localStorage.setItem('graphiql:query', '{ gateway { emulated authRequired } }');
-        localStorage.removeItem('graphiql:tabState');
-      });
-      await page.goto(`${gateway.url}/`);
-      await page.getByRole('tab', { name: 'Explorer' }).click();
-      const explorer = page.frameLocator('iframe[title="GraphQL explorer"]');
-      await explorer.locator('.graphiql-execute-button').first().click();
-      await explorer.getByText('"emulated": true').first().waitFor();
-      await shot(page, 'explorer');
     } finally {
       await page.close();
     }

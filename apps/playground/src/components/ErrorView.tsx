@@ -1,6 +1,7 @@
 import type { VideoGatewayError } from '@wan-video/react-hooks';
 import { useMemo } from 'react';
 import { formatDuration, formatTime } from '../lib/format.js';
+import { labelMessage } from '../lib/labels.js';
 
 interface Explained {
   readonly title: string;
@@ -11,6 +12,7 @@ function explain(
   error: VideoGatewayError,
   retryAt: number | null,
   authRequired: boolean,
+  taskId: string | null,
 ): Explained {
   switch (error.kind) {
     case 'validation':
@@ -45,8 +47,11 @@ function explain(
       };
     case 'not_found':
       return {
-        title: 'Task not found',
-        next: 'It no longer exists or belongs to another API key; pick another one in the history.',
+        title: taskId === null ? 'Task not found' : `No task ${taskId} for this API key`,
+        next:
+          taskId === null
+            ? 'It no longer exists or belongs to another API key; pick another one in the history.'
+            : 'The link may be mistyped, or the task was made with another API key: enter that key, or pick a video in the history.',
       };
     case 'conflict':
       return {
@@ -61,20 +66,21 @@ function explain(
   }
 }
 
-export function ErrorView({
-  error,
-  authRequired,
-}: {
-  error: VideoGatewayError;
-  authRequired: boolean;
-}) {
+interface ErrorViewProps {
+  readonly error: VideoGatewayError;
+  readonly authRequired: boolean;
+  /** The task the page was asked for, when the error is about reading it. */
+  readonly taskId?: string | null;
+}
+
+export function ErrorView({ error, authRequired, taskId = null }: ErrorViewProps) {
   // The moment the retry is allowed, fixed when the error arrives.
   const retryAt = useMemo(
     () =>
       error.retryAfterSeconds === undefined ? null : Date.now() + error.retryAfterSeconds * 1000,
     [error],
   );
-  const { title, next } = explain(error, retryAt, authRequired);
+  const { title, next } = explain(error, retryAt, authRequired, taskId);
   return (
     <div className={`error-view kind-${error.kind}`} role="alert" data-testid="error-view">
       <p className="error-title">{title}</p>
@@ -82,7 +88,9 @@ export function ErrorView({
       {error.issues.length > 0 && (
         <ul className="error-issues">
           {error.issues.map((issue) => (
-            <li key={`${issue.path.join('.')}:${issue.message}`}>{issue.message}</li>
+            <li key={`${issue.path.join('.')}:${issue.message}`}>
+              {labelMessage(issue.path, issue.message)}
+            </li>
           ))}
         </ul>
       )}

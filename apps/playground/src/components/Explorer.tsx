@@ -1,33 +1,34 @@
 import { EXAMPLES } from '@wan-video/operations';
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
+import { applyExplorerPreset, explorerPreset } from '../lib/explorer.js';
+import { CopyButton } from './CopyButton.js';
 
-function CopyButton({ text, label }: { text: string; label: string }) {
-  const [state, setState] = useState<'idle' | 'copied' | 'failed'>('idle');
-  return (
-    <button
-      type="button"
-      className="btn ghost small"
-      aria-label={`Copy the ${label} operation`}
-      onClick={() => {
-        const clipboard = navigator.clipboard as Clipboard | undefined;
-        if (!clipboard) {
-          setState('failed');
-          return;
-        }
-        clipboard.writeText(text).then(
-          () => setState('copied'),
-          () => setState('failed'),
-        );
-      }}
-    >
-      <span aria-live="polite">
-        {state === 'copied' ? 'Copied' : state === 'failed' ? 'Copy failed' : 'Copy'}
-      </span>
-    </button>
-  );
+interface ExplorerProps {
+  readonly authRequired: boolean;
+  readonly apiKey: string;
+  /** The last task generated here: the explorer opens watching it. */
+  readonly lastTaskId: string | null;
 }
 
-export function Explorer({ authRequired }: { authRequired: boolean }) {
+const storage = (): Storage | undefined => {
+  try {
+    return localStorage;
+  } catch {
+    return undefined;
+  }
+};
+
+export function Explorer({ authRequired, apiKey, lastTaskId }: ExplorerProps) {
+  // GraphiQL reads its query, variables and headers from storage when it loads: write them, then
+  // (re)load it. A new task or key loads it again with them.
+  const presetKey = `${lastTaskId ?? ''}\n${apiKey.trim()}`;
+  const [loaded, setLoaded] = useState<string | null>(null);
+  useEffect(() => {
+    const [taskId = '', key = ''] = presetKey.split('\n');
+    applyExplorerPreset(storage(), explorerPreset(taskId === '' ? null : taskId, key));
+    setLoaded(presetKey);
+  }, [presetKey]);
+
   return (
     <div className="explorer">
       <div className="explorer-side">
@@ -38,13 +39,28 @@ export function Explorer({ authRequired }: { authRequired: boolean }) {
             subscriptions over WebSocket (graphql-ws). The explorer runs against this same gateway,
             so what you start there shows up in your history.
           </p>
+          <p>
+            {lastTaskId === null
+              ? 'It opens with the history query. Generate a video and it opens watching it.'
+              : `It opens with the "Watch it live" subscription for your last video (${lastTaskId}): press Run.`}
+          </p>
           {authRequired && (
             <p>
-              This gateway needs an API key: in the explorer's Headers tab, add{' '}
-              <code>{'{"authorization": "Bearer <your key>"}'}</code>.
+              {apiKey.trim() === ''
+                ? 'This gateway needs an API key: enter it at the top of the page, and the explorer sends it.'
+                : 'It sends the API key entered on this page (see its Headers tab).'}
             </p>
           )}
-          <p className="muted">Paste an operation into the explorer, or copy one to your code.</p>
+          <p>
+            <a
+              className="btn secondary explorer-full"
+              href="/graphql"
+              target="_blank"
+              rel="noopener"
+            >
+              Open the explorer full screen
+            </a>
+          </p>
         </section>
         {EXAMPLES.map((example) => (
           <section
@@ -56,7 +72,7 @@ export function Explorer({ authRequired }: { authRequired: boolean }) {
               <h3 className="example-title" id={`example-${example.id}`}>
                 {example.title}
               </h3>
-              <CopyButton text={example.text} label={example.id} />
+              <CopyButton text={example.text} label={`the ${example.id} operation`} />
             </div>
             <p className="muted small-text">{example.note}</p>
             <pre>
@@ -66,7 +82,7 @@ export function Explorer({ authRequired }: { authRequired: boolean }) {
         ))}
       </div>
       <div className="card explorer-frame">
-        <iframe title="GraphQL explorer" src="/graphql" />
+        {loaded === presetKey && <iframe key={loaded} title="GraphQL explorer" src="/graphql" />}
       </div>
     </div>
   );

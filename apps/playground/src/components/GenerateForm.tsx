@@ -20,6 +20,7 @@ import {
   toNumber,
   validateForm,
 } from '../lib/form.js';
+import { loraLabel } from '../lib/labels.js';
 
 interface GenerateFormProps {
   readonly form: FormState;
@@ -416,7 +417,7 @@ export function GenerateForm({ form, onChange, isPending, onGenerate }: Generate
             {form.loras.map((row, index) => (
               <li className="lora-row" key={row.key}>
                 <div className="lora-path">
-                  <label htmlFor={`lora-path-${index}`}>{`LoRA ${index + 1} path`}</label>
+                  <label htmlFor={`lora-path-${index}`}>{`${loraLabel(index)} path`}</label>
                   <input
                     type="text"
                     id={`lora-path-${index}`}
@@ -441,7 +442,9 @@ export function GenerateForm({ form, onChange, isPending, onGenerate }: Generate
                   />
                 </div>
                 <div className="lora-scale">
-                  <label htmlFor={`lora-scale-${index}`}>Scale</label>
+                  <label htmlFor={`lora-scale-${index}`}>
+                    <span className="sr-only">{`${loraLabel(index)} `}</span>Scale
+                  </label>
                   <input
                     type="number"
                     id={`lora-scale-${index}`}

@@ -1,55 +1,68 @@
-import { isTerminal, useVideoTask, useVideoTasks, type VideoTask } from '@wan-video/react-hooks';
-import { formatWhen, truncate } from '../lib/format.js';
-import { useRecordProcessing } from '../lib/stages.js';
+import { useCallback, useMemo, useState } from 'react';
+import { useHistory } from '../hooks/history.js';
+import { readHidden, writeHidden } from '../lib/hidden.js';
+import { HistoryItem } from './HistoryItem.js';
 
-interface HistoryItemProps {
-  readonly listed: VideoTask;
-  readonly selected: boolean;
-  readonly onSelect: (id: string) => void;
-}
-
-function HistoryItem({ listed, selected, onSelect }: HistoryItemProps) {
-  // A task still running is watched, so its status here moves on by itself.
-  const live = useVideoTask(isTerminal(listed) ? null : listed.id);
-  const task = live.task ?? listed;
-  const running = !isTerminal(task);
-  useRecordProcessing(task);
-  return (
-    <li>
-      <button
-        type="button"
-        className="history-item"
-        data-testid="history-item"
-        aria-current={selected ? 'true' : undefined}
-        title={task.input.prompt}
-        onClick={() => onSelect(task.id)}
-      >
-        <span className="history-prompt">{truncate(task.input.prompt, 90)}</span>
-        <span className="history-meta">
-          <span className={`status small status-${task.status.toLowerCase()}`}>{task.status}</span>
-          {running && <span className="history-progress">{`${task.progressPercent}%`}</span>}
-          <time dateTime={task.createdAt}>{formatWhen(task.createdAt)}</time>
-          <span className="history-size">{`${task.input.width}×${task.input.height}`}</span>
-        </span>
-      </button>
-    </li>
-  );
-}
+const storage = (): Storage | undefined => {
+  try {
+    return localStorage;
+  } catch {
+    return undefined;
+  }
+};
 
 interface HistoryProps {
+  readonly apiKey: string;
   readonly selectedId: string | null;
-  readonly onSelect: (id: string) => void;
+  readonly onOpen: (id: string) => void;
 }
 
-export function History({ selectedId, onSelect }: HistoryProps) {
-  const { tasks, isLoading, error, refetch, hasNextPage } = useVideoTasks({ first: 20 });
+/** Every task of this key, newest first, 20 at a time; hidden ones are remembered per key. */
+export function History({ apiKey, selectedId, onOpen }: HistoryProps) {
+  const { tasks, isLoading, isLoadingMore, error, refetch, hasNextPage, loadMore } = useHistory();
+  const [hidden, setHidden] = useState(() => readHidden(storage(), apiKey));
+  const [showHidden, setShowHidden] = useState(false);
+  const hiddenSet = useMemo(() => new Set(hidden), [hidden]);
+  const update = useCallback(
+    (next: (ids: readonly string[]) => readonly string[]) =>
+      setHidden((previous) => {
+        const ids = next(previous);
+        writeHidden(storage(), apiKey, ids);
+        return ids;
+      }),
+    [apiKey],
+  );
+  const hide = useCallback(
+    (id: string) => update((ids) => (ids.includes(id) ? ids : [...ids, id])),
+    [update],
+  );
+  const unhide = useCallback(
+    (id: string) => update((ids) => ids.filter((i) => i !== id)),
+    [update],
+  );
+
+  const visible = showHidden ? tasks : tasks.filter((task) => !hiddenSet.has(task.id));
+  const hiddenHere = tasks.length - tasks.filter((task) => !hiddenSet.has(task.id)).length;
+
   return (
     <aside className="card history" aria-label="History">
       <div className="card-head">
         <h2 className="card-title">History</h2>
-        <button type="button" className="btn ghost small" onClick={refetch}>
-          Refresh
-        </button>
+        <span className="history-tools">
+          {hiddenHere > 0 && (
+            <button
+              type="button"
+              className="btn ghost small"
+              aria-pressed={showHidden}
+              onClick={() => setShowHidden((value) => !value)}
+            >
+              {showHidden ? 'Leave hidden out' : `Show ${hiddenHere} hidden`}
+            </button>
+          )}
+          <button type="button" className="btn ghost small" onClick={refetch}>
+            Refresh
+          </button>
+        </span>
       </div>
       {isLoading ? (
         <p className="muted" role="status">
@@ -67,17 +80,34 @@ export function History({ selectedId, onSelect }: HistoryProps) {
         <p className="muted">No videos yet. The ones you generate are listed here.</p>
       ) : (
         <>
-          <ul className="history-list">
-            {tasks.map((task) => (
-              <HistoryItem
-                key={task.id}
-                listed={task}
-                selected={task.id === selectedId}
-                onSelect={onSelect}
-              />
-            ))}
-          </ul>
-          {hasNextPage && <p className="muted small-text">Showing the 20 most recent.</p>}
+          {visible.length === 0 ? (
+            <p className="muted">Every video here is hidden.</p>
+          ) : (
+            <ul className="history-list">
+              {visible.map((task) => (
+                <HistoryItem
+                  key={task.id}
+                  listed={task}
+                  selected={task.id === selectedId}
+                  hidden={hiddenSet.has(task.id)}
+                  onOpen={onOpen}
+                  onHide={hide}
+                  onUnhide={unhide}
+                />
+              ))}
+            </ul>
+          )}
+          {hasNextPage && (
+            <button
+              type="button"
+              className="btn secondary load-more"
+              disabled={isLoadingMore}
+              onClick={loadMore}
+            >
+              {isLoadingMore ? 'Loading…' : 'Load more'}
+            </button>
+          )}
+          {error && <p className="history-error">{`Could not load more: ${error.message}`}</p>}
         </>
       )}
     </aside>

@@ -6,6 +6,7 @@ import {
   type VideoInput,
 } from '@wan-video/core';
 import type { VideoTask } from '@wan-video/react-hooks';
+import { labelMessage } from './labels.js';
 
 /** The form's fields, in the order they appear. `size` stands for width and height. */
 export const FIELDS = [
@@ -121,7 +122,7 @@ export function toInput(form: FormState): Record<string, unknown> {
 export interface FormValidation {
   /** The validated request, or `null` while anything is wrong. */
   readonly data: ResolvedVideoInput | null;
-  /** Core's messages, per field. */
+  /** Core's messages, per field, in the page's words ("Guidance scale must be…"). */
   readonly errors: Readonly<Partial<Record<FieldKey, readonly string[]>>>;
   /** The fields with a problem, in form order. */
   readonly invalid: readonly FieldKey[];
@@ -141,7 +142,8 @@ export function validateForm(form: FormState): FormValidation {
     // An issue outside the known fields cannot come from this form; list it under the prompt.
     const field = fieldOf(issue.path[0]) ?? 'prompt';
     const list = errors[field] ?? [];
-    if (!list.includes(issue.message)) list.push(issue.message);
+    const message = labelMessage(issue.path, issue.message);
+    if (!list.includes(message)) list.push(message);
     errors[field] = list;
   }
   return { data: null, errors, invalid: FIELDS.filter((field) => errors[field] !== undefined) };

@@ -1,0 +1,19 @@
+import type { ConnectionStatus } from '../lib/connection.js';
+
+/** "Live" while the task's updates stream in; "Reconnecting…" while the connection is down. */
+export function LiveBadge({ connection }: { connection: ConnectionStatus }) {
+  if (connection === 'reconnecting') {
+    return (
+      <span className="live reconnecting" role="status" data-testid="live-badge">
+        <span className="spinner small" aria-hidden="true" />
+        Reconnecting…
+      </span>
+    );
+  }
+  return (
+    <span className="live" role="status" data-testid="live-badge">
+      <span className="live-dot" aria-hidden="true" />
+      Live
+    </span>
+  );
+}
