@@ -15,7 +15,7 @@ import {
   readBody,
   writeAnswer,
 } from './http.js';
-import type { EmulatorState } from './state.js';
+import { type EmulatorState, logEntry } from './state.js';
 import type { TaskFate } from './tasks.js';
 
 /** One call of the upstream API, however it arrived (HTTP, or in-process). */
@@ -241,13 +241,7 @@ export async function handleHttp(
   signal: AbortSignal,
 ): Promise<void> {
   const method = req.method ?? 'GET';
-  const entry = {
-    method,
-    path,
-    taskId: null as string | null,
-    time: new Date().toISOString(),
-    status: null as number | null,
-  };
+  const entry = logEntry(method, path);
   const note = (taskId: string) => {
     entry.taskId = taskId;
   };

@@ -7,7 +7,7 @@ import type { Faults } from './faults.js';
 import { faultsSchema } from './faults.js';
 import { errorBody, jsonAnswer, writeAnswer } from './http.js';
 import { type ApiCall, callApi, handleHttp, isApiPath, type RouteOptions } from './routes.js';
-import { EmulatorState, type RequestLogEntry, type WebhookLogEntry } from './state.js';
+import { EmulatorState, logEntry, type RequestLogEntry, type WebhookLogEntry } from './state.js';
 
 export type { RequestLogEntry, WebhookLogEntry } from './state.js';
 
@@ -158,13 +158,7 @@ export function mountEmulator(options: MountOptions): MountedEmulator {
         ? url.pathname.slice(basePath.length)
         : url.pathname;
       const method = init.method ?? 'GET';
-      const entry = {
-        method,
-        path,
-        taskId: null as string | null,
-        time: new Date().toISOString(),
-        status: null as number | null,
-      };
+      const entry = logEntry(method, path);
       state.requests.push(entry);
       if (!isApiPath(path)) {
         entry.status = 404;

@@ -46,6 +46,24 @@ export interface WebhookLogEntry extends DeliveryAttempt {
   readonly time: string;
 }
 
+/** A request log line being written: the task and the status are filled in as they are known. */
+export interface OpenLogEntry {
+  readonly method: string;
+  readonly path: string;
+  taskId: string | null;
+  readonly time: string;
+  status: number | null;
+}
+
+/** A new line for the request log (not yet added to it). */
+export const logEntry = (method: string, path: string): OpenLogEntry => ({
+  method,
+  path,
+  taskId: null,
+  time: new Date().toISOString(),
+  status: null,
+});
+
 /** A task as the emulator keeps it: the task, and its webhook's delivery. */
 interface KeptTask extends EmulatedTask {
   webhookUrl?: string;
