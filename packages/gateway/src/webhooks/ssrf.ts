@@ -190,11 +190,30 @@ export interface ResolvedAddress {
 /** Resolves a host name to every address (injectable for tests). */
 export type ResolveHost = (hostname: string) => Promise<readonly ResolvedAddress[]>;
 
-export const resolveWithDns: ResolveHost = async (hostname) =>
-  (await dnsLookup(hostname, { all: true, verbatim: true })).map((entry) => ({
-    address: entry.address,
-    family: entry.family === 6 ? 6 : 4,
-  }));
+/** The longest a host name is waited for (the operating system's resolver may hang longer). */
+const RESOLVE_TIMEOUT_MS = 5000;
+
+export const resolveWithDns: ResolveHost = async (hostname) => {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no DNS answer within ${RESOLVE_TIMEOUT_MS / 1000} s`)),
+      RESOLVE_TIMEOUT_MS,
+    );
+  });
+  try {
+    const entries = await Promise.race([
+      dnsLookup(hostname, { all: true, verbatim: true }),
+      timeout,
+    ]);
+    return entries.map((entry) => ({
+      address: entry.address,
+      family: entry.family === 6 ? 6 : 4,
+    }));
+  } finally {
+    clearTimeout(timer);
+  }
+};
 
 export interface GuardOptions {
   readonly allowPrivate: boolean;
