@@ -29,6 +29,8 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { createParts, type GatewayDeps, type Parts } from './parts.js';
 import { schema } from './schema/index.js';
 import { VideoService } from './service.js';
+import { ClientWebhooks } from './webhooks/outbox.js';
+import type { ResolveHost } from './webhooks/ssrf.js';
 import { attachWebSockets } from './websocket.js';
 
 export type { GatewayDeps } from './parts.js';
@@ -55,6 +57,21 @@ export interface GatewayOptions {
    * @default 65536
    */
   maxMessageBytes?: number;
+  /** Signed webhooks to clients: how host names resolve, and the pace of retries (tests). */
+  webhooks?: {
+    /** @default the operating system's DNS */
+    resolve?: ResolveHost;
+    /**
+     * Multiplies the waits between tries (1, 2, 4, 8 s).
+     * @default 1
+     */
+    retryScale?: number;
+    /**
+     * How long a receiver has to answer one try.
+     * @default 5000
+     */
+    timeoutMs?: number;
+  };
 }
 
 export interface Gateway {
@@ -95,14 +112,17 @@ export function createGateway(
   options: GatewayOptions = {},
   deps: GatewayDeps = {},
 ): Gateway {
+  const secrets = [
+    config.novitaApiKey ?? '',
+    ...config.gatewayApiKeys,
+    config.metricsToken ?? '',
+    config.webhookSigningSecret ?? '',
+    ...urlSecrets(config),
+  ];
   const logger = createLogger({
     level: config.logLevel,
-    secrets: [
-      config.novitaApiKey ?? '',
-      ...config.gatewayApiKeys,
-      config.metricsToken ?? '',
-      ...urlSecrets(config),
-    ],
+    // The generated webhook master secret joins it once read from the store.
+    secrets,
     ...(options.logDestination ? { destination: options.logDestination } : {}),
   });
   const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
@@ -162,8 +182,21 @@ export function createGateway(
       deps,
     );
     store = parts.store;
+    const webhooks = new ClientWebhooks({
+      tasks: parts.store,
+      logger,
+      allowPrivate: config.webhookAllowPrivate,
+      signingSecret: config.webhookSigningSecret,
+      shared: parts.shared,
+      onSecret: (secret) => {
+        if (!secrets.includes(secret)) secrets.push(secret);
+      },
+      ...options.webhooks,
+    });
     try {
       const service = new VideoService({
+        webhooks,
+        defaultOrigin: () => config.publicUrl?.replace(/\/+$/, '') ?? listenUrl,
         store: parts.store,
         client: parts.client,
         tracking: parts.tracking,
@@ -307,6 +340,9 @@ export function createGateway(
         host = '127.0.0.1';
       }
       await parts.tracking.start();
+      // A task ending here makes its client's webhook due: deliver it now, not at the next sweep.
+      parts.writer.onFinished(() => webhooks.kick());
+      await webhooks.start();
       const creatingOlderThanMs = parts.shared ? STALE_CREATING_MS : 0;
       const resumed = await service.resume({ creatingOlderThanMs, atStart: true });
       await new Promise<void>((resolve, reject) => {
@@ -338,6 +374,8 @@ export function createGateway(
         // ...and let answers in flight reach their clients (SSE streams are not waited for).
         await requests.idle(Math.min(5000, config.shutdownTimeoutMs * 0.2));
         await parts.tracking.stop();
+        // A webhook try in flight is cut short: it is tried again (at least once).
+        await webhooks.stop();
         server.closeIdleConnections();
         // Open SSE streams end here; clients reconnect to another instance or after the restart.
         server.closeAllConnections();
@@ -370,6 +408,7 @@ export function createGateway(
         'wan-video gateway listening',
       );
     } catch (error) {
+      await webhooks.stop();
       await parts.close();
       throw error;
     }

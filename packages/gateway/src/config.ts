@@ -123,6 +123,17 @@ const environmentSchema = z.object({
     .min(16, 'METRICS_TOKEN must be at least 16 characters')
     .regex(/^\S+$/, 'METRICS_TOKEN must not contain spaces')
     .optional(),
+  WEBHOOK_ALLOW_PRIVATE: z
+    .enum(['0', '1', 'true', 'false'], {
+      error: 'WEBHOOK_ALLOW_PRIVATE must be 1 or 0 (true or false)',
+    })
+    .default('0'),
+  WEBHOOK_SIGNING_SECRET: z
+    .string()
+    .trim()
+    .min(32, 'WEBHOOK_SIGNING_SECRET must be at least 32 characters')
+    .regex(/^\S+$/, 'WEBHOOK_SIGNING_SECRET must not contain spaces')
+    .optional(),
 });
 
 /** What `--help` and the README say of one variable `readConfig` reads. */
@@ -189,6 +200,15 @@ export const CONFIG_VARIABLES = {
   METRICS_TOKEN: {
     meaning: '/metrics only with Authorization: Bearer <token> (16+ characters)',
     default: 'none: /metrics is open',
+  },
+  WEBHOOK_ALLOW_PRIVATE: {
+    meaning:
+      "1: clients' webhook URLs may point at loopback and private addresses (local development only)",
+  },
+  WEBHOOK_SIGNING_SECRET: {
+    meaning:
+      "the master secret clients' webhook secrets are derived from (32+ characters; shared by replicas)",
+    default: 'none: one is made once and kept in the store',
   },
 } as const satisfies Record<keyof typeof environmentSchema.shape, ConfigVariableDescription>;
 
@@ -261,6 +281,16 @@ export interface GatewayConfig {
   readonly corsOrigins: '*' | readonly string[];
   /** When set, `/metrics` needs `Authorization: Bearer <token>`. */
   readonly metricsToken: string | undefined;
+  /**
+   * Whether clients' webhook URLs may point at loopback and private addresses (local development).
+   * @default false
+   */
+  readonly webhookAllowPrivate: boolean;
+  /**
+   * The master secret each client's webhook signing secret is derived from; unset: one is made
+   * once and kept in the store (so replicas and restarts share it).
+   */
+  readonly webhookSigningSecret: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -309,5 +339,7 @@ export function readConfig(env: Readonly<Record<string, string | undefined>>): G
     trackingLockMs: e.TRACKING_LOCK_SECONDS * 1000,
     corsOrigins: e.CORS_ORIGINS ?? DEFAULT_CORS_ORIGINS,
     metricsToken: e.METRICS_TOKEN,
+    webhookAllowPrivate: e.WEBHOOK_ALLOW_PRIVATE === '1' || e.WEBHOOK_ALLOW_PRIVATE === 'true',
+    webhookSigningSecret: e.WEBHOOK_SIGNING_SECRET,
   };
 }

@@ -5,6 +5,7 @@ export { ERROR_CODES, type ErrorCode } from './errors.js';
 export type { TaskEvent, TaskEventStream, TaskEvents } from './events/types.js';
 export type { Limits } from './limits/types.js';
 export { printedSchema, schema } from './schema/index.js';
+export type { GenerateOptions } from './service.js';
 export { SqliteTaskStore } from './store/sqlite.js';
 export type {
   InsertResult,
@@ -15,3 +16,10 @@ export type {
   TaskStore,
 } from './store/types.js';
 export type { Tracking } from './tracking/types.js';
+export type { WebhookOption } from './webhooks/outbox.js';
+export type {
+  WebhookAttempt,
+  WebhookDeliveryRecord,
+  WebhookDeliveryStatus,
+  WebhookStore,
+} from './webhooks/types.js';

@@ -5,9 +5,18 @@ export type { Logger };
 
 /** Replaces every secret inside any string of a log record, however deep. */
 function scrubber(secrets: readonly string[]) {
-  const live = secrets.filter((secret) => secret.length >= 4);
+  // `secrets` may grow after the logger is made (a secret read from the store at start).
+  let live: string[] = [];
+  let seen = -1;
+  const current = () => {
+    if (secrets.length !== seen) {
+      seen = secrets.length;
+      live = secrets.filter((secret) => secret.length >= 4);
+    }
+    return live;
+  };
   const scrubString = (text: string) =>
-    live.reduce((out, secret) => out.split(secret).join('[redacted]'), text);
+    current().reduce((out, secret) => out.split(secret).join('[redacted]'), text);
   const scrub = (value: unknown, depth: number): unknown => {
     if (typeof value === 'string') return scrubString(value);
     if (depth > 6 || value === null || typeof value !== 'object') return value;
@@ -41,7 +50,8 @@ function scrubber(secrets: readonly string[]) {
 
 /**
  * JSON logs, one object a line. Authorization headers are redacted by path, and every known
- * secret (the upstream key, the client keys) is replaced wherever it appears in a record.
+ * secret (the upstream key, the client keys) is replaced wherever it appears in a record. A
+ * secret pushed onto `secrets` later is scrubbed from then on.
  */
 export function createLogger(options: {
   level: string;

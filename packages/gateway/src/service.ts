@@ -19,6 +19,8 @@ import type { InsertResult, NewTask, TaskRecord, TaskStore } from './store/types
 import { clip, isDone, quoteUpstream, shownAt } from './task.js';
 import type { TaskWriter } from './task-writer.js';
 import type { Tracking } from './tracking/types.js';
+import type { ClientWebhooks, WebhookOption } from './webhooks/outbox.js';
+import type { NewWebhook } from './webhooks/types.js';
 
 export interface ServiceOptions {
   readonly store: TaskStore;
@@ -31,6 +33,22 @@ export interface ServiceOptions {
   readonly publicUrl: string | undefined;
   readonly taskDeadlineMs: number;
   readonly maxInFlightTasks: number;
+  /** Signed webhooks to clients (`generate`'s `webhook` option). */
+  readonly webhooks?: ClientWebhooks;
+  /** The origin of video links in webhook events when `generate` is given none. */
+  readonly defaultOrigin?: () => string;
+}
+
+/** `generate`'s options beyond the input and the idempotency key. */
+export interface GenerateOptions {
+  /**
+   * Where to POST the task's final `ASYNC_TASK_RESULT` event, signed per Standard Webhooks with
+   * the caller's secret. `testMode.enabled`: no task is made upstream; the event is sent at once
+   * with `returnTaskStatus` (TASK_STATUS_SUCCEED by default), as the seed's `test_mode` does.
+   */
+  readonly webhook?: WebhookOption | null | undefined;
+  /** The origin of the video links in that event (the one the client reached). */
+  readonly origin?: string | undefined;
 }
 
 /** How long a paid create's upstream id is tried to be recorded before it is logged as lost. */
@@ -159,10 +177,16 @@ export class VideoService {
     return this.#options.store.list(owner, first, cursor);
   }
 
+  /** Client webhooks: secrets, and the delivery of a task's final event. */
+  get webhooks(): ClientWebhooks | undefined {
+    return this.#options.webhooks;
+  }
+
   async generate(
     owner: string,
     rawInput: unknown,
     idempotencyKey: string | null | undefined,
+    options: GenerateOptions = {},
   ): Promise<TaskRecord> {
     const parsed = safeParseVideoInput(rawInput);
     if (!parsed.success) throw badUserInput('input', parsed.error.issues);
@@ -179,6 +203,7 @@ export class VideoService {
         { path: [], rule: 'format', message: 'idempotencyKey must not hold control characters' },
       ]);
     }
+    const webhook = await this.#webhookOf(options);
     const { logger } = this.#options;
     const inputHash = hashInput(input);
 
@@ -210,6 +235,7 @@ export class VideoService {
       webhookSecretHash: secret === null ? null : sha256(secret),
       createdAt: now,
       deadlineAt: now + this.#options.taskDeadlineMs,
+      webhook,
     });
     if (inserted.outcome === 'in_flight_limit') {
       const retryAfterSeconds = await this.#firstEndIn(owner);
@@ -225,6 +251,7 @@ export class VideoService {
       if (replay) return replay;
     }
     const task = inserted.task;
+    if (webhook?.test) return this.#endTest(task, options.webhook?.testMode?.returnTaskStatus);
     const creating = this.#createUpstream(task, input, secret).finally(() =>
       this.#creating.delete(task.id),
     );
@@ -235,6 +262,47 @@ export class VideoService {
       'task created',
     );
     return created;
+  }
+
+  /** The webhook to store with a new task, checked (BAD_USER_INPUT naming `webhook.url`). */
+  async #webhookOf(options: GenerateOptions): Promise<NewWebhook | undefined> {
+    const option = options.webhook;
+    if (option === undefined || option === null) return undefined;
+    const { webhooks, defaultOrigin } = this.#options;
+    if (!webhooks) {
+      throw badUserInput('webhook', [
+        { path: ['url'], rule: 'format', message: 'webhooks are not available on this gateway' },
+      ]);
+    }
+    const url = await webhooks.check(option);
+    const origin = (options.origin ?? defaultOrigin?.() ?? '').replace(/\/+$/, '');
+    return { url, origin, test: option.testMode?.enabled === true };
+  }
+
+  /**
+   * A webhook test (the seed's `test_mode`): nothing is sent upstream or paid for; the task ends
+   * at once with the status asked for (no video; "test mode" as a failure's reason, as upstream),
+   * which makes its event due.
+   */
+  async #endTest(
+    task: TaskRecord,
+    status: 'TASK_STATUS_SUCCEED' | 'TASK_STATUS_FAILED' | undefined,
+  ): Promise<TaskRecord> {
+    const { writer, logger } = this.#options;
+    const ended =
+      status === 'TASK_STATUS_FAILED'
+        ? await writer.fail(task.id, 'test mode')
+        : ((await writer.apply(task.id, {
+            taskId: task.id,
+            status: 'SUCCEEDED',
+            progressPercent: 100,
+            etaSeconds: null,
+            failureReason: null,
+            videos: [],
+            seed: task.input.seed,
+          })) ?? task);
+    logger.info({ taskId: task.id, owner: task.owner, status: ended.status }, 'webhook test task');
+    return ended;
   }
 
   /**

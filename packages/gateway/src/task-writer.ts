@@ -16,6 +16,7 @@ export class TaskWriter {
   readonly #store: TaskStore;
   readonly #events: TaskEvents;
   readonly #logger: Logger;
+  readonly #finished: ((record: TaskRecord) => void)[] = [];
 
   constructor(options: { store: TaskStore; events: TaskEvents; logger: Logger }) {
     this.#store = options.store;
@@ -74,10 +75,16 @@ export class TaskWriter {
     return record;
   }
 
+  /** Calls `listener` with each task this writer sees reach SUCCEEDED or FAILED. */
+  onFinished(listener: (record: TaskRecord) => void): void {
+    this.#finished.push(listener);
+  }
+
   publish(record: TaskRecord): void {
     this.#events.publish({ record, observedAt: preciseNow() });
     if (isTerminalStatus(publicStatus(record))) {
       this.#logger.info({ taskId: record.id, status: record.status }, 'task finished');
+      for (const listener of this.#finished) listener(record);
     }
   }
 }

@@ -42,6 +42,8 @@ describe('readConfig', () => {
         'http://127.0.0.1:4173',
       ],
       metricsToken: undefined,
+      webhookAllowPrivate: false,
+      webhookSigningSecret: undefined,
     });
     expect(readConfig({}).corsOrigins).toBe(DEFAULT_CORS_ORIGINS);
   });
@@ -73,6 +75,8 @@ describe('readConfig', () => {
       TRACKING_LOCK_SECONDS: '6',
       CORS_ORIGINS: ' https://app.example.com/, http://LOCALHOST:5173 ,',
       METRICS_TOKEN: ' metrics-token-0123456789 ',
+      WEBHOOK_ALLOW_PRIVATE: '1',
+      WEBHOOK_SIGNING_SECRET: ' master-signing-secret-0123456789abcdef ',
     });
     expect(config).toEqual({
       port: 8080,
@@ -95,6 +99,8 @@ describe('readConfig', () => {
       trackingLockMs: 6_000,
       corsOrigins: ['https://app.example.com', 'http://localhost:5173'],
       metricsToken: 'metrics-token-0123456789',
+      webhookAllowPrivate: true,
+      webhookSigningSecret: 'master-signing-secret-0123456789abcdef',
     });
   });
 
@@ -139,6 +145,9 @@ describe('bad values', () => {
     ['CORS_ORIGINS', { CORS_ORIGINS: ',' }],
     ['METRICS_TOKEN', { METRICS_TOKEN: 'short' }],
     ['METRICS_TOKEN', { METRICS_TOKEN: 'has a space in it, 16+' }],
+    ['WEBHOOK_ALLOW_PRIVATE', { WEBHOOK_ALLOW_PRIVATE: 'yes' }],
+    ['WEBHOOK_SIGNING_SECRET', { WEBHOOK_SIGNING_SECRET: 'too-short-secret' }],
+    ['WEBHOOK_SIGNING_SECRET', { WEBHOOK_SIGNING_SECRET: 'a secret with spaces in it, 32 chars+' }],
   ];
 
   it.each(cases)('%s=%o is a ConfigError naming it, once', (name, env) => {
@@ -161,6 +170,11 @@ describe('bad values', () => {
       expect(error.problems.filter((problem) => problem.includes(name))).toHaveLength(1);
       expect(error.message).toContain(name);
     }
+  });
+
+  it('never echoes the webhook signing secret back', () => {
+    const error = configError({ WEBHOOK_SIGNING_SECRET: 'leaky-secret' });
+    expect(error.message).not.toContain('leaky-secret');
   });
 
   it('never echoes a database or Redis password back', () => {

@@ -11,7 +11,11 @@ describe('schema.graphql', () => {
   it('has the contract the clients rely on', () => {
     const sdl = printedSchema();
     for (const line of [
-      'generateVideo(idempotencyKey: String, input: GenerateVideoInput!): VideoTask!',
+      'generateVideo(idempotencyKey: String, input: GenerateVideoInput!, webhook: WebhookInput): VideoTask!',
+      'webhookSecret: String!',
+      'webhook: WebhookDelivery\n',
+      'input WebhookInput {\n  testMode: WebhookTestModeInput\n  url: String!\n}',
+      'enum WebhookDeliveryStatus {\n  DELIVERED\n  FAILED\n  PENDING\n}',
       'videoTask(id: ID!): VideoTask\n',
       'videoTasks(after: String, first: Int = 20): VideoTaskConnection!',
       'videoTask(id: ID!): VideoTask!',

@@ -1,6 +1,7 @@
 import { lexicographicSortSchema, printSchema } from 'graphql';
 import { builder } from '../builder.js';
 import './video-task.js';
+import './webhooks.js';
 
 /** The gateway's GraphQL schema. */
 export const schema = builder.toSchema();

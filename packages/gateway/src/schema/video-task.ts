@@ -23,6 +23,7 @@ import {
   shownAt,
 } from '../task.js';
 import { DateTime, Seed } from './scalars.js';
+import { WebhookInput, webhookOptionOf } from './webhook-input.js';
 
 export const VideoTaskStatus = builder.enumType('VideoTaskStatus', {
   description: 'Where a video task is in its life. SUCCEEDED and FAILED are final.',
@@ -222,13 +223,17 @@ builder.mutationType({
     generateVideo: t.field({
       type: VideoTask,
       description:
-        'Starts a video and returns at once with the task QUEUED. With an idempotencyKey, a retry returns the same task and pays nothing twice.',
+        'Starts a video and returns at once with the task QUEUED. With an idempotencyKey, a retry returns the same task and pays nothing twice. With a webhook, its final ASYNC_TASK_RESULT event is POSTed there, signed (see webhookSecret).',
       args: {
         input: t.arg({ type: GenerateVideoInput, required: true }),
         idempotencyKey: t.arg.string(),
+        webhook: t.arg({ type: WebhookInput }),
       },
       resolve: (_root, args, ctx) =>
-        ctx.service.generate(ctx.caller.id, args.input, args.idempotencyKey),
+        ctx.service.generate(ctx.caller.id, args.input, args.idempotencyKey, {
+          webhook: webhookOptionOf(args.webhook),
+          origin: ctx.origin,
+        }),
     }),
   }),
 });

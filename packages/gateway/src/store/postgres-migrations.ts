@@ -1,3 +1,5 @@
+import { WEBHOOK_POSTGRES_MIGRATION_SQL } from '../webhooks/postgres-store.js';
+
 /** One step of the Postgres schema. Applied once, in order, and recorded in `wan_video_migrations`. */
 export interface PostgresMigration {
   /** 1, 2, 3…: strictly increasing, never reused or edited once released. */
@@ -55,4 +57,7 @@ CREATE INDEX wan_video_tasks_owner_unfinished ON wan_video_tasks (owner)
   WHERE status NOT IN ('SUCCEEDED', 'FAILED');
 `,
   },
+  // Signed webhooks to clients: the outbox (one row per task created with a webhook) and shared
+  // settings (the generated master signing secret).
+  { version: 2, name: 'webhook outbox', sql: WEBHOOK_POSTGRES_MIGRATION_SQL },
 ];

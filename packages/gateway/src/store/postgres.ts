@@ -1,5 +1,7 @@
 import type { ResolvedVideoInput, TaskSnapshot, VideoAsset } from '@wan-video/core';
 import pg from 'pg';
+import { createPostgresWebhookStore, insertPostgresWebhook } from '../webhooks/postgres-store.js';
+import type { WebhookStore } from '../webhooks/types.js';
 import { POSTGRES_MIGRATIONS, type PostgresMigration } from './postgres-migrations.js';
 import type {
   InsertResult,
@@ -213,9 +215,11 @@ async function migrate(pool: pg.Pool, migrations: readonly PostgresMigration[]):
 export class PostgresTaskStore implements TaskStore {
   readonly #pool: pg.Pool;
   #closed = false;
+  readonly webhooks: WebhookStore;
 
   private constructor(pool: pg.Pool) {
     this.#pool = pool;
+    this.webhooks = createPostgresWebhookStore(pool);
   }
 
   /** Connects and migrates the schema; resolves once the store can be used. */
@@ -284,7 +288,12 @@ export class PostgresTaskStore implements TaskStore {
           ],
         );
         const inserted = rows[0];
-        if (inserted) return { outcome: 'created', task: toRecord(inserted) };
+        if (inserted) {
+          if (task.webhook) {
+            await insertPostgresWebhook(client, task.id, task.owner, task.webhook, task.createdAt);
+          }
+          return { outcome: 'created', task: toRecord(inserted) };
+        }
         // Nothing inserted without an error: only the key's index can have refused it.
         const holder = await findByKey(client, task.owner, task.idempotencyKey as string);
         if (holder) return { outcome: 'exists', task: holder };

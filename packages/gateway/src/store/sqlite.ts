@@ -2,6 +2,12 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ResolvedVideoInput, TaskSnapshot, VideoAsset } from '@wan-video/core';
 import Database from 'libsql';
+import {
+  createSqliteWebhookStore,
+  insertSqliteWebhook,
+  WEBHOOK_SQLITE_SCHEMA,
+} from '../webhooks/sqlite-store.js';
+import type { WebhookStore } from '../webhooks/types.js';
 import { type Checkpointer, startCheckpointer } from './sqlite-checkpointer.js';
 import type {
   InsertResult,
@@ -106,6 +112,7 @@ export class SqliteTaskStore implements TaskStore {
   readonly #statements = new Map<string, ReturnType<InstanceType<typeof Database>['prepare']>>();
   readonly #insert: (task: NewTask, maxInFlight: number) => InsertResult;
   readonly #checkpointer: Checkpointer | undefined;
+  readonly webhooks: WebhookStore;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -119,6 +126,8 @@ export class SqliteTaskStore implements TaskStore {
     // lose the last commits. FULL would fsync every commit: about 15x slower here (bench/).
     this.#db.pragma('synchronous = NORMAL');
     this.#db.exec(SCHEMA);
+    this.#db.exec(WEBHOOK_SQLITE_SCHEMA);
+    this.webhooks = createSqliteWebhookStore(this.#db);
     if (path !== ':memory:') {
       this.#db.pragma('wal_autocheckpoint = 0');
       this.#checkpointer = startCheckpointer(path);
@@ -149,6 +158,8 @@ export class SqliteTaskStore implements TaskStore {
         task.deadlineAt,
       );
       if (!row) throw new Error(`task ${task.id} was not inserted`);
+      if (task.webhook)
+        insertSqliteWebhook(this.#db, task.id, task.owner, task.webhook, task.createdAt);
       return { outcome: 'created', task: toRecord(row) };
     });
     this.#insert = insert.immediate as unknown as (

@@ -1,4 +1,5 @@
 import type { ResolvedVideoInput, TaskSnapshot, TaskStatus, VideoAsset } from '@wan-video/core';
+import type { NewWebhook, WebhookStore } from '../webhooks/types.js';
 
 /**
  * Internal states a task can be in before the upstream has it. `CREATING`: a row written before
@@ -45,6 +46,8 @@ export interface NewTask {
   readonly webhookSecretHash: string | null;
   readonly createdAt: number;
   readonly deadlineAt: number;
+  /** The client's webhook for the task's final event: its outbox row is written with the task. */
+  readonly webhook?: NewWebhook | undefined;
 }
 
 export interface TaskPage {
@@ -108,5 +111,7 @@ export interface TaskStore {
   countByStatus(): Promise<Readonly<Record<StoredStatus, number>>>;
   /** Rejects when the store cannot be used. */
   ping(): Promise<void>;
+  /** The outbox of signed webhooks to clients, in the same database (absent: no webhooks). */
+  readonly webhooks?: WebhookStore;
   close(): Promise<void>;
 }
