@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALPHA_KEY, BETA_KEY, bearer, GATEWAY_API_KEYS } from './support/b-helpers.js';
 import { creates, QUERY_TASK, type Stack, startStack, watch } from './support/stack.js';
+import { startReceiver } from './support/webhook-receiver.js';
 
 // novita-sdk is a UMD bundle: its names come through CommonJS.
 const { NovitaSDK } = createRequire(import.meta.url)('novita-sdk') as typeof import('novita-sdk');
@@ -31,7 +32,8 @@ function sdkFor(key: string): Sdk {
 let stack: Stack;
 let base: string;
 beforeAll(async () => {
-  stack = await startStack({ env: { GATEWAY_API_KEYS } });
+  // Loopback webhook receivers are allowed here (WEBHOOK_ALLOW_PRIVATE); the guard is tested below.
+  stack = await startStack({ env: { GATEWAY_API_KEYS, WEBHOOK_ALLOW_PRIVATE: '1' } });
   base = stack.gateway.url;
 });
 afterAll(() => stack?.stop());
@@ -225,5 +227,69 @@ describe('limits', () => {
     expect(refused.status).toBe(429);
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(await refused.json()).toMatchObject({ code: 429, reason: 'RATE_LIMIT_EXCEEDED' });
+  });
+});
+
+describe('extra.webhook over REST', () => {
+  it('delivers the signed ASYNC_TASK_RESULT event, verified with the client secret', async () => {
+    const receiver = await startReceiver();
+    try {
+      const { body: secret } = await stack.gql('{ webhookSecret }', {}, bearer(ALPHA_KEY));
+      receiver.secret = secret.data.webhookSecret;
+      const created = await (
+        await post(body(52, { extra: { webhook: { url: `${receiver.url}/hook` } } }))
+      ).json();
+      const [delivery] = await receiver.until(1);
+      expect(delivery?.verified).toBe(true);
+      expect(delivery?.event).toMatchObject({
+        event_type: 'ASYNC_TASK_RESULT',
+        payload: { task: { task_id: created.task_id, status: 'TASK_STATUS_SUCCEED' } },
+      });
+      expect(delivery?.event.payload.videos[0].video_url).toBe(
+        `${base}/videos/${created.task_id}/0.mp4`,
+      );
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('test_mode answers at once with the asked status, and creates nothing upstream', async () => {
+    const receiver = await startReceiver();
+    try {
+      const { body: secret } = await stack.gql('{ webhookSecret }', {}, bearer(ALPHA_KEY));
+      receiver.secret = secret.data.webhookSecret;
+      const before = creates(await stack.upstream()).length;
+      const test_mode = { enabled: true, return_task_status: 'TASK_STATUS_FAILED' };
+      await post(body(53, { extra: { webhook: { url: `${receiver.url}/t`, test_mode } } }));
+      const [delivery] = await receiver.until(1);
+      expect(delivery?.verified).toBe(true);
+      expect(delivery?.event.payload.task.status).toBe('TASK_STATUS_FAILED');
+      expect(creates(await stack.upstream()).length).toBe(before);
+    } finally {
+      await receiver.close();
+    }
+  });
+});
+
+describe('extra.webhook, SSRF guard on', () => {
+  let guarded: Stack;
+  beforeAll(async () => {
+    guarded = await startStack({ env: { GATEWAY_API_KEYS } });
+  });
+  afterAll(() => guarded?.stop());
+
+  it('a loopback or metadata URL is a 400 naming extra.webhook, and nothing is created', async () => {
+    for (const url of ['http://127.0.0.1:9/hook', 'http://169.254.169.254/latest/meta-data']) {
+      const response = await fetch(`${guarded.gateway.url}/v3/async/wan-t2v`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...bearer(ALPHA_KEY) },
+        body: JSON.stringify(body(54, { extra: { webhook: { url } } })),
+      });
+      expect(response.status).toBe(400);
+      const answer = await response.json();
+      expect(answer.reason).toBe('INVALID_REQUEST_BODY');
+      expect(answer.message).toMatch(/webhook/);
+    }
+    expect(creates(await guarded.upstream())).toHaveLength(0);
   });
 });

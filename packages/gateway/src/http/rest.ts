@@ -9,20 +9,15 @@
 import {
   CREATE_TASK_PATH,
   fromCreateTaskRequest,
-  STATUS_TO_UPSTREAM,
   safeParseCreateTaskRequest,
   TASK_RESULT_PATH,
-  type TaskResultResponse,
-  WAN_TASK_TYPE,
 } from '@wan-video/core';
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Auth } from '../auth.js';
 import type { Logger } from '../logger.js';
 import type { VideoService } from '../service.js';
-import type { TaskRecord } from '../store/types.js';
-import { publicStatus, shownAt } from '../task.js';
-import { videoLink } from './videos.js';
+import { taskResultBodyOf } from '../webhooks/event.js';
 
 /** The seed's error body: `{code, reason, message, metadata}`. */
 const seedError = (
@@ -77,38 +72,6 @@ function asSeedError(error: unknown, logger: Logger): Response {
 const bearer = (header: string | null) =>
   header === null || /^Bearer\s/i.test(header) ? header : `Bearer ${header.trim()}`;
 
-/** A stored task in the seed's task-result shape, its video links the gateway's. */
-export function taskResultOf(record: TaskRecord, origin: string, now: number): TaskResultResponse {
-  const status = publicStatus(record);
-  const shown = shownAt(record, now);
-  const ms = (at: number | null) => (at === null ? '' : String(at));
-  return {
-    extra: {
-      seed: String(record.seedUsed ?? record.input.seed),
-      debug_info: {
-        submit_time_ms: ms(record.createdAt),
-        execute_time_ms: '',
-        complete_time_ms: ms(record.completedAt),
-      },
-    },
-    task: {
-      task_id: record.id,
-      task_type: WAN_TASK_TYPE,
-      status: STATUS_TO_UPSTREAM[status],
-      reason: record.failureReason ?? '',
-      eta: status === 'SUCCEEDED' || status === 'FAILED' ? 0 : (shown.etaSeconds ?? 0),
-      progress_percent: status === 'SUCCEEDED' ? 100 : shown.progressPercent,
-    },
-    images: [],
-    videos: record.videos.map((video, index) => ({
-      video_url: videoLink(origin, record.id, index),
-      // The link works as long as the task is kept; a client that re-reads after this gets it again.
-      video_url_ttl: '3600',
-      video_type: video.type,
-    })),
-  };
-}
-
 export interface RestOptions {
   readonly service: VideoService;
   readonly auth: Auth;
@@ -138,7 +101,7 @@ async function answer(options: RestOptions, request: Request, url: URL): Promise
       const taskId = url.searchParams.get('task_id') ?? '';
       if (taskId === '') return seedError(400, 'INVALID_REQUEST_PARAMS', 'task_id is required');
       const record = await service.visible(owner, taskId);
-      return ok(taskResultOf(record, options.originOf(request), Date.now()));
+      return ok(taskResultBodyOf(record, options.originOf(request)));
     }
     let json: unknown;
     try {
@@ -157,7 +120,28 @@ async function answer(options: RestOptions, request: Request, url: URL): Promise
       return seedError(400, 'INVALID_REQUEST_BODY', message, { issues });
     }
     const input = fromCreateTaskRequest(parsed.data);
-    const created = await service.generate(owner, input, request.headers.get('idempotency-key'));
+    // `extra.webhook`: the gateway delivers the seed's event itself, signed (see webhooks/).
+    const webhook = parsed.data.extra?.webhook;
+    const created = await service.generate(owner, input, request.headers.get('idempotency-key'), {
+      origin: options.originOf(request),
+      ...(webhook?.url === undefined
+        ? {}
+        : {
+            webhook: {
+              url: webhook.url,
+              ...(webhook.test_mode
+                ? {
+                    testMode: {
+                      enabled: webhook.test_mode.enabled,
+                      ...(webhook.test_mode.return_task_status
+                        ? { returnTaskStatus: webhook.test_mode.return_task_status }
+                        : {}),
+                    },
+                  }
+                : {}),
+            },
+          }),
+    });
     return ok({ task_id: created.id });
   } catch (error) {
     return asSeedError(error, logger);

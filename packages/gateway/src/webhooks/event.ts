@@ -8,15 +8,23 @@ import {
 } from '@wan-video/core';
 import { videoLink } from '../http/videos.js';
 import type { TaskRecord } from '../store/types.js';
-import { publicStatus } from '../task.js';
+import { publicStatus, shownAt } from '../task.js';
 
 /**
- * A task in the seed's task-result shape (`GET /v3/async/task-result`), as the gateway shows it:
- * its own task id, its own video links on `origin` (they work for as long as the task is kept;
- * `video_url_ttl` states the upstream's hour as a floor for clients written against the seed).
+ * A task in the seed's task-result shape (`GET /v3/async/task-result` and the webhook event), as
+ * the gateway shows it at `now`: its own task id, progress and ETA as a subscriber sees them
+ * (estimated between upstream reads), its own video links on `origin` (they work for as long as
+ * the task is kept; `video_url_ttl` states the upstream's hour as a floor for clients written
+ * against the seed).
  */
-export function taskResultBodyOf(record: TaskRecord, origin: string): TaskResultResponse {
+export function taskResultBodyOf(
+  record: TaskRecord,
+  origin: string,
+  now = Date.now(),
+): TaskResultResponse {
   const status = publicStatus(record);
+  const shown = shownAt(record, now);
+  const done = status === 'SUCCEEDED' || status === 'FAILED';
   const ms = (at: number | null) => (at === null ? '' : String(at));
   return {
     extra: {
@@ -32,8 +40,8 @@ export function taskResultBodyOf(record: TaskRecord, origin: string): TaskResult
       task_type: WAN_TASK_TYPE,
       status: STATUS_TO_UPSTREAM[status],
       reason: record.failureReason ?? '',
-      eta: record.etaSeconds ?? 0,
-      progress_percent: status === 'SUCCEEDED' ? 100 : record.progressPercent,
+      eta: done ? 0 : (shown.etaSeconds ?? 0),
+      progress_percent: status === 'SUCCEEDED' ? 100 : shown.progressPercent,
     },
     images: [],
     videos:
