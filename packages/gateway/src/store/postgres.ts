@@ -258,22 +258,18 @@ export class PostgresTaskStore implements TaskStore {
       // statement sees what committed before it began, so the count must begin after the lock.
       // A bounded wait: a connection queued here holds a pool slot, and a slow database must
       // not starve the writes that record paid tasks (the service retries those).
-      await client.query("SET LOCAL lock_timeout = '3s'");
+      await client.query("SET LOCAL lock_timeout = '6s'");
       await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [task.owner]);
       // A second round only when the key's holder was discarded between the conflict and the read.
       for (let round = 0; round < 3; round++) {
-        if ((await countInFlight(client, task.owner)) >= limits.maxInFlight) {
-          const holder =
-            task.idempotencyKey === null
-              ? undefined
-              : await findByKey(client, task.owner, task.idempotencyKey);
-          return holder ? { outcome: 'exists', task: holder } : { outcome: 'in_flight_limit' };
-        }
-        // The unique index decides whether the key is taken, not a read before the write.
+        // The count and the insert in one statement: the owner's lock is held for two round trips
+        // (this and the commit), so a burst from one client queues briefly. The unique index
+        // decides whether the key is taken, not a read before the write.
         const { rows } = await client.query<Row>(
           `INSERT INTO ${TABLE} (id, owner, idempotency_key, input_hash, input_json, status,
                webhook_secret_hash, created_at, updated_at, deadline_at)
-             VALUES ($1, $2, $3, $4, $5, 'CREATING', $6, $7, $7, $8)
+             SELECT $1, $2, $3, $4, $5, 'CREATING', $6, $7, $7, $8
+              WHERE (SELECT COUNT(*) FROM ${TABLE} WHERE owner = $2 AND status NOT IN ${TERMINAL}) < $9
              ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
              RETURNING *`,
           [
@@ -285,6 +281,7 @@ export class PostgresTaskStore implements TaskStore {
             task.webhookSecretHash,
             task.createdAt,
             task.deadlineAt,
+            limits.maxInFlight,
           ],
         );
         const inserted = rows[0];
@@ -294,9 +291,15 @@ export class PostgresTaskStore implements TaskStore {
           }
           return { outcome: 'created', task: toRecord(inserted) };
         }
-        // Nothing inserted without an error: only the key's index can have refused it.
-        const holder = await findByKey(client, task.owner, task.idempotencyKey as string);
+        // Nothing inserted: the key is taken (its holder answers), or the owner is at the limit.
+        const holder =
+          task.idempotencyKey === null
+            ? undefined
+            : await findByKey(client, task.owner, task.idempotencyKey);
         if (holder) return { outcome: 'exists', task: holder };
+        if ((await countInFlight(client, task.owner)) >= limits.maxInFlight) {
+          return { outcome: 'in_flight_limit' };
+        }
       }
       throw new Error(`task ${task.id}: its idempotency key kept being freed and taken again`);
     });
