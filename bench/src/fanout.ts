@@ -16,7 +16,8 @@ const SPREAD_WATCHERS = 10_000;
 const SPREAD_WINDOW_MS = 10_000;
 /** After a window ends, how long pushes of its last changes may still take to arrive. */
 const GRACE_MS = 3_000;
-const HOLD = [10_000, 20_000] as const;
+/** Idle subscriptions held at once (the issue's target is 50,000 in one process). */
+const HOLD = [10_000, 50_000] as const;
 const QUIET_TASKS = 10;
 const CYCLES = 10_000;
 const CYCLE_SOCKETS = 100;
@@ -359,8 +360,8 @@ export async function run(): Promise<Section> {
     // The tasks to measure run to their end as FAILED, so the emulator renders no video.
     await setFaults(emulator.url, { failTasks: { reason: 'the benchmark is over' } });
 
-    // --- memory: 10,000 and 20,000 subscriptions held ------------------------------------------
-    log('memory: 20,000 subscriptions');
+    // --- memory: 10,000 and 50,000 subscriptions held ------------------------------------------
+    log(`memory: ${thousands(HOLD[1])} subscriptions`);
     const holdSockets = HOLD[1] / SUBS_PER_SOCKET;
     const memBefore = await memory();
     const hold = await open(wsUrl, holdSockets, 'graphql');
@@ -377,7 +378,7 @@ export async function run(): Promise<Section> {
       plan(HOLD[1] - HOLD[0], (k) => quiet[k % QUIET_TASKS] as string, holdHalf),
     );
     await waitForLive(gatewayUrl, HOLD[1]);
-    const mem20 = await memory();
+    const memAll = await memory();
     const held = await scrape(gatewayUrl);
     const heldLive = held.get('wan_live_subscriptions') ?? 0;
     const heldSockets = held.get('wan_websocket_connections') ?? 0;
@@ -612,8 +613,8 @@ export async function run(): Promise<Section> {
     );
 
     const perSub = (a: Memory, b: Memory, key: keyof Memory, n: number) => (b[key] - a[key]) / n;
-    const rssPerSub = perSub(memSockets, mem20, 'rss', HOLD[1]);
-    const rssPerSubAll = perSub(memBefore, mem20, 'rss', HOLD[1]);
+    const rssPerSub = perSub(memSockets, memAll, 'rss', HOLD[1]);
+    const rssPerSubAll = perSub(memBefore, memAll, 'rss', HOLD[1]);
     const memoryTable = table(
       ['state', 'sockets', 'subscriptions', 'RSS MiB', 'heap used MiB', 'external MiB'],
       [
@@ -638,9 +639,9 @@ export async function run(): Promise<Section> {
           `${thousands(HOLD[1])} subscriptions`,
           String(holdSockets),
           thousands(HOLD[1]),
-          mib(mem20.rss),
-          mib(mem20.heapUsed),
-          mib(mem20.external),
+          mib(memAll.rss),
+          mib(memAll.heapUsed),
+          mib(memAll.external),
         ],
       ],
     );
@@ -656,12 +657,12 @@ export async function run(): Promise<Section> {
         [
           `all ${thousands(HOLD[1])}`,
           kib(rssPerSub),
-          kib(perSub(memSockets, mem20, 'heapUsed', HOLD[1])),
+          kib(perSub(memSockets, memAll, 'heapUsed', HOLD[1])),
         ],
         [
           `all ${thousands(HOLD[1])}, sockets included`,
           kib(rssPerSubAll),
-          kib(perSub(memBefore, mem20, 'heapUsed', HOLD[1])),
+          kib(perSub(memBefore, memAll, 'heapUsed', HOLD[1])),
         ],
       ],
     );
@@ -670,24 +671,33 @@ export async function run(): Promise<Section> {
 
     const targets = [
       {
-        name: '20,000 subscriptions held by one process',
-        target: '20,000 open at once',
+        name: `${thousands(HOLD[1])} idle subscriptions held by one process`,
+        target: `${thousands(HOLD[1])} open at once`,
         measured: `${thousands(heldLive)} open on ${heldSockets} sockets, ${thousands(heldAnswered)} answered`,
         met: heldLive >= HOLD[1] && heldAnswered >= HOLD[1],
       },
       {
         name: 'gateway RSS per subscription',
-        target: '≤ 30 KiB',
+        target: '≤ 8 KiB',
         measured: `${kib(rssPerSubAll)} KiB (sockets included)`,
-        met: rssPerSubAll <= 30 * 1024,
+        met: rssPerSubAll <= 8 * 1024,
       },
       ...bursts.map((row) => {
         const r = ratio(row.gateway.latency, row.bare.latency);
         return {
           name: `burst p99, ${thousands(row.watchers)} watchers`,
-          target: '≤ 1.5 × bare ws',
+          target: '≤ 1.2 × bare ws',
           measured: `${ms(row.gateway.latency.p99)} ms vs ${ms(row.bare.latency.p99)} ms (${r.toFixed(2)}×)`,
-          met: r <= 1.5 && row.gateway.complete === row.gateway.changes,
+          met: r <= 1.2 && row.gateway.complete === row.gateway.changes,
+        };
+      }),
+      ...bursts.map((row) => {
+        const r = row.gatewayCpu / row.bareCpu;
+        return {
+          name: `gateway CPU per push, ${thousands(row.watchers)} watchers`,
+          target: '≤ 1.5 × bare ws per frame',
+          measured: `${row.gatewayCpu.toFixed(1)} µs vs ${row.bareCpu.toFixed(1)} µs (${r.toFixed(2)}×)`,
+          met: r <= 1.5,
         };
       }),
       {
@@ -734,7 +744,7 @@ ${table(
       memoryMissed: !(targets[1]?.met ?? true),
       heapMissed: !(targets[targets.length - 1]?.met ?? true),
       rssPerSub: rssPerSubAll,
-      heapPerSub: perSub(memBefore, mem20, 'heapUsed', HOLD[1]),
+      heapPerSub: perSub(memBefore, memAll, 'heapUsed', HOLD[1]),
     });
 
     const markdown = `- Load average (1 min) at start: ${loadAtStart.toFixed(2)}; run time ${((performance.now() - started) / 1000).toFixed(0)} s
