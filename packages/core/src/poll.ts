@@ -34,6 +34,14 @@ export interface PollPolicy extends EnvironmentOptions {
    */
   etaFraction?: number;
   /**
+   * The longest wait between reads while the task is QUEUED. Its eta then covers the queue and
+   * the work alike, so waiting on it hides the start of the work (and all the progress before
+   * the next read); a read at least this often sees the task start. Reads stay within
+   * `ceil(T / 3 s) + 3` for a task of T seconds.
+   * @default 3000
+   */
+  queuedMaxIntervalMs?: number;
+  /**
    * How much each wait is spread at random, as a share of it, so that many pollers do not
    * read in step.
    * @default 0.1
@@ -68,6 +76,7 @@ type ResolvedPolicy = Required<
     | 'maxIntervalMs'
     | 'idleIntervalMs'
     | 'etaFraction'
+    | 'queuedMaxIntervalMs'
     | 'jitter'
     | 'deadlineGraceMs'
   >
@@ -78,6 +87,7 @@ export const DEFAULT_POLL_POLICY: ResolvedPolicy = {
   maxIntervalMs: 10_000,
   idleIntervalMs: 2000,
   etaFraction: 0.5,
+  queuedMaxIntervalMs: 3000,
   jitter: 0.1,
   deadlineGraceMs: 2000,
 };
@@ -105,14 +115,19 @@ const clamp = (value: number, min: number, max: number): number =>
  * - With a progress rate: that share of the time the rate says is left.
  * - Otherwise: the idle interval, growing by half with each read that changed nothing.
  *
- * Then bounded to [minIntervalMs, maxIntervalMs] and spread by `jitter`, staying in bounds.
+ * Then bounded to [minIntervalMs, maxIntervalMs] (to `queuedMaxIntervalMs` while QUEUED) and
+ * spread by `jitter`, staying in bounds.
  */
 export function nextPollDelay(
   state: PollState,
   policy: ResolvedPolicy,
   random: () => number,
 ): number {
-  const { minIntervalMs: min, maxIntervalMs: max } = policy;
+  const { minIntervalMs: min } = policy;
+  const max =
+    state.snapshot?.status === 'QUEUED'
+      ? Math.max(min, Math.min(policy.maxIntervalMs, policy.queuedMaxIntervalMs))
+      : policy.maxIntervalMs;
   if (state.failedReads > 0) {
     const ceiling = clamp(policy.idleIntervalMs * 2 ** (state.failedReads - 1), min, max);
     return Math.round(ceiling / 2 + (ceiling / 2) * random());
@@ -247,6 +262,7 @@ function resolvePollPolicy(policy: PollPolicy): ResolvedPolicy {
     maxIntervalMs: policy.maxIntervalMs ?? DEFAULT_POLL_POLICY.maxIntervalMs,
     idleIntervalMs: policy.idleIntervalMs ?? DEFAULT_POLL_POLICY.idleIntervalMs,
     etaFraction: policy.etaFraction ?? DEFAULT_POLL_POLICY.etaFraction,
+    queuedMaxIntervalMs: policy.queuedMaxIntervalMs ?? DEFAULT_POLL_POLICY.queuedMaxIntervalMs,
     jitter: policy.jitter ?? DEFAULT_POLL_POLICY.jitter,
     deadlineGraceMs: policy.deadlineGraceMs ?? DEFAULT_POLL_POLICY.deadlineGraceMs,
   };

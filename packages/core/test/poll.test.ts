@@ -324,12 +324,35 @@ describe('nextPollDelay', () => {
   it('backs off while nothing is known and nothing changes', () => {
     const waits = [0, 1, 2, 3, 4].map((unchangedReads) =>
       nextPollDelay(
-        state({ snapshot: snapshot({ status: 'QUEUED', progressPercent: 0 }), unchangedReads }),
+        state({ snapshot: snapshot({ status: 'PROCESSING', progressPercent: 0 }), unchangedReads }),
         noJitter,
         half,
       ),
     );
     expect(waits).toEqual([2000, 3000, 4500, 6750, 10_000]);
+  });
+
+  it('reads a QUEUED task at least every 3 s, whatever its eta: the start of the work is seen', () => {
+    const queued = (etaSeconds: number | null, unchangedReads = 0) =>
+      nextPollDelay(
+        state({
+          snapshot: snapshot({ status: 'QUEUED', progressPercent: 0, etaSeconds }),
+          unchangedReads,
+        }),
+        noJitter,
+        half,
+      );
+    expect([queued(18), queued(600), queued(null, 4), queued(1)]).toEqual([3000, 3000, 3000, 1000]);
+    // Once it runs, its eta paces the reads again.
+    expect(
+      nextPollDelay(
+        state({
+          snapshot: snapshot({ status: 'PROCESSING', progressPercent: 40, etaSeconds: 18 }),
+        }),
+        noJitter,
+        half,
+      ),
+    ).toBe(9000);
   });
 
   it('backs off exponentially after failed reads', () => {
