@@ -34,6 +34,7 @@ type PacingOptions = Pick<
   | 'maxIntervalMs'
   | 'idleIntervalMs'
   | 'etaFraction'
+  | 'queuedMaxIntervalMs'
   | 'jitter'
   | 'deadlineGraceMs'
 >;
