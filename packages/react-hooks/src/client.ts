@@ -90,10 +90,19 @@ const sameTask = (a: VideoTask | null, b: VideoTask) =>
  * mutations, and a ref-counted store of live tasks: however many readers watch a task, one
  * subscription serves them, and it closes when the last leaves or the task ends.
  */
+/**
+ * The client's WebSocket, as a person should hear of it: `idle` (no socket: nothing is watched),
+ * `connecting` (the first socket opening), `connected`, or `reconnecting` (the socket dropped
+ * while tasks were watched; they resume, each with a fresh snapshot, once it is back).
+ */
+export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'reconnecting';
+
 export class VideoGatewayClient {
   readonly #options: VideoGatewayClientOptions;
   readonly #entries = new Map<string, Entry>();
   readonly #changeListeners = new Set<(task: VideoTask) => void>();
+  readonly #connectionListeners = new Set<() => void>();
+  #connection: ConnectionState = 'idle';
   #ws: WsClient | undefined;
   #http: GraphQLClient | undefined;
 
@@ -167,6 +176,29 @@ export class VideoGatewayClient {
     };
   }
 
+  /** The WebSocket's state now (stable between changes, for `useSyncExternalStore`). */
+  getConnectionState(): ConnectionState {
+    return this.#connection;
+  }
+
+  /** Tells of each change of `getConnectionState()`. */
+  onConnectionChange(listener: () => void): () => void {
+    this.#connectionListeners.add(listener);
+    return () => this.#connectionListeners.delete(listener);
+  }
+
+  #setConnection(next: ConnectionState) {
+    if (next === this.#connection) return;
+    this.#connection = next;
+    for (const listener of [...this.#connectionListeners]) listener();
+  }
+
+  /** Whether a subscription is open (a dropped socket then means reconnecting, not idle). */
+  #watching(): boolean {
+    for (const entry of this.#entries.values()) if (entry.dispose) return true;
+    return false;
+  }
+
   /** Tells of every task change this client sees (for lists that refresh). */
   onTaskChange(listener: (task: VideoTask) => void): () => void {
     this.#changeListeners.add(listener);
@@ -183,6 +215,7 @@ export class VideoGatewayClient {
     for (const [id, entry] of this.#entries) this.#close(id, entry);
     await this.#ws?.dispose();
     this.#ws = undefined;
+    this.#setConnection('idle');
   }
 
   #entry(id: string): Entry {
@@ -251,6 +284,7 @@ export class VideoGatewayClient {
     entry.dispose = undefined;
     dispose?.();
     this.#set(entry, { isLive: false });
+    if (this.#connection === 'reconnecting' && !this.#watching()) this.#setConnection('idle');
   }
 
   #wsClient(): WsClient {
@@ -274,6 +308,12 @@ export class VideoGatewayClient {
         return token ? { authorization: `Bearer ${token}` } : {};
       },
       ...(options.webSocketImpl ? { webSocketImpl: options.webSocketImpl } : {}),
+      on: {
+        connecting: (isRetry) => this.#setConnection(isRetry ? 'reconnecting' : 'connecting'),
+        connected: () => this.#setConnection('connected'),
+        // The lazy close after the last subscription is idle; a drop under watchers is not.
+        closed: () => this.#setConnection(this.#watching() ? 'reconnecting' : 'idle'),
+      },
     });
     return this.#ws;
   }

@@ -1,6 +1,6 @@
 import type { VideoInput } from '@wan-video/core';
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
-import { EMPTY_TASK_STATE, type TaskState } from './client.js';
+import { type ConnectionState, EMPTY_TASK_STATE, type TaskState } from './client.js';
 import { isVideoGatewayError, networkError, type VideoGatewayError } from './errors.js';
 import type { VideoTask } from './operations.js';
 import { useVideoGatewayClient } from './provider.js';
@@ -183,4 +183,17 @@ export function useVideoTasks(options: { first?: number } = {}): UseVideoTasksRe
   );
 
   return { ...state, refetch };
+}
+
+/**
+ * The client's WebSocket state (`idle`, `connecting`, `connected`, `reconnecting`), for a
+ * "Reconnecting…" badge: watched tasks resume by themselves once it is `connected` again.
+ */
+export function useConnectionState(): ConnectionState {
+  const client = useVideoGatewayClient();
+  return useSyncExternalStore(
+    (listener) => client.onConnectionChange(listener),
+    () => client.getConnectionState(),
+    () => 'idle',
+  );
 }

@@ -1,4 +1,5 @@
 export {
+  type ConnectionState,
   EMPTY_TASK_STATE,
   type TaskState,
   VideoGatewayClient,
@@ -16,6 +17,7 @@ export {
   type UseGenerateVideoResult,
   type UseVideoTaskResult,
   type UseVideoTasksResult,
+  useConnectionState,
   useGenerateVideo,
   useVideoTask,
   useVideoTasks,

@@ -7,6 +7,7 @@ import { renderToString } from 'react-dom/server';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import {
   type UseGenerateVideoResult,
+  useConnectionState,
   useGenerateVideo,
   useVideoTask,
   useVideoTasks,
@@ -227,11 +228,16 @@ describe('useVideoTask', () => {
     const task = await createTask(LONG_INPUT, slow);
     const { props, ws } = providerProps({}, slow);
     const finals: string[] = [];
+    const states: string[] = [];
     function Final() {
       const { status } = useVideoTask(task.id);
+      const connection = useConnectionState();
       useEffect(() => {
         if (status === 'SUCCEEDED' || status === 'FAILED') finals.push(status);
       }, [status]);
+      useEffect(() => {
+        if (states.at(-1) !== connection) states.push(connection);
+      }, [connection]);
       return <span data-testid="final">{status ?? 'none'}</span>;
     }
     render(
@@ -250,6 +256,12 @@ describe('useVideoTask', () => {
     );
     expect(ws.counter.opened).toBeGreaterThanOrEqual(2);
     expect(finals).toEqual(['SUCCEEDED']);
+    // The drop is told as it happens: connected, reconnecting, connected again (then idle once
+    // the finished task's subscription closed the lazy socket).
+    const dropped = states.indexOf('reconnecting');
+    expect(states.slice(0, dropped)).toContain('connected');
+    expect(dropped).toBeGreaterThan(0);
+    expect(states.slice(dropped + 1)).toContain('connected');
   });
 
   it('reports an auth error for a bad token, over HTTP and WebSocket', async () => {
