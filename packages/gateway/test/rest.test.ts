@@ -289,6 +289,8 @@ describe('extra.webhook, SSRF guard on', () => {
       const answer = await response.json();
       expect(answer.reason).toBe('INVALID_REQUEST_BODY');
       expect(answer.message).toMatch(/webhook/);
+      // The same issue shape as the door's own validation, named as in the seed's body.
+      expect(answer.metadata.issues[0]).toMatchObject({ field: 'extra.webhook.url' });
     }
     expect(creates(await guarded.upstream())).toHaveLength(0);
   });

@@ -56,6 +56,17 @@ function asSeedError(error: unknown, logger: Logger): Response {
     return seedError(500, 'INTERNAL_SERVER_ERROR', 'Unexpected error.');
   }
   const { code: _code, ...metadata } = extensions ?? {};
+  if (Array.isArray(metadata.issues)) {
+    // One issue shape at this door, the one its own validation gives: `field` named as in the
+    // seed's body (the webhook's URL is `extra.webhook.url` here, `webhook.url` on GraphQL).
+    metadata.issues = (
+      metadata.issues as { path?: unknown[]; rule?: string; message?: string }[]
+    ).map((issue) => ({
+      field: restField(issue.path ?? []),
+      rule: issue.rule,
+      message: issue.message,
+    }));
+  }
   const retry = extensions?.retryAfterSeconds;
   return seedError(
     mapped[0],
@@ -64,6 +75,14 @@ function asSeedError(error: unknown, logger: Logger): Response {
     metadata,
     typeof retry === 'number' ? { 'retry-after': String(retry) } : {},
   );
+}
+
+/** A gateway issue path as the seed's body names it. */
+function restField(path: readonly unknown[]): string {
+  const [head, ...rest] = path.map(String);
+  if (head === 'webhook') return ['extra', 'webhook', ...rest].join('.');
+  if (head === 'idempotencyKey') return 'Idempotency-Key';
+  return (head === 'input' ? rest : path.map(String)).join('.');
 }
 
 /**

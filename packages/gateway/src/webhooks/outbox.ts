@@ -22,8 +22,13 @@ export const RETRY_DELAYS_MS = [1000, 2000, 4000, 8000] as const;
 export const ATTEMPT_TIMEOUT_MS = 5000;
 /** A claim outlives a try by this much; a dispatcher that died mid-try lets go after it. */
 const LEASE_MARGIN_MS = 5000;
-/** The most deliveries one dispatcher tries at once. */
-const BATCH = 16;
+/** The most tries one dispatcher has in flight at once (a hanging receiver holds a slot 5 s). */
+const CONCURRENCY = 64;
+/**
+ * The most of them for one client: receivers that hang hold that client's slots, never the
+ * others'. A delivery claimed past it is let go at once, and taken again at a later look.
+ */
+const PER_OWNER = 8;
 /** The longest between two looks at the outbox (tasks another replica ended, claims run out). */
 const SWEEP_MS = 1000;
 
@@ -81,6 +86,10 @@ export class ClientWebhooks {
   #master: string | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
+  /** Tries in flight, each settled on its own: a slow one holds its slot, not the others. */
+  readonly #trying = new Set<Promise<void>>();
+  /** Tries in flight by owner. */
+  readonly #tryingBy = new Map<string, number>();
   #again = false;
   #stopped = true;
   readonly #inFlight = new AbortController();
@@ -113,6 +122,7 @@ export class ClientWebhooks {
     clearTimeout(this.#timer);
     this.#inFlight.abort();
     await this.#running;
+    await Promise.all([...this.#trying]);
   }
 
   /** The owner's signing secret (`whsec_…`): only ever shown to that owner. */
@@ -215,9 +225,21 @@ export class ClientWebhooks {
         const now = Date.now();
         const token = randomUUID();
         const lease = now + (this.#options.timeoutMs ?? ATTEMPT_TIMEOUT_MS) + LEASE_MARGIN_MS;
-        const claimed = await store.claimDue(now, lease, token, BATCH);
-        await Promise.all(claimed.map((delivery) => this.#attempt(delivery)));
-        if (claimed.length === BATCH) this.#again = true;
+        const free = CONCURRENCY - this.#trying.size;
+        if (free <= 0) break; // each try that ends looks again (kick)
+        const full = [...this.#tryingBy].filter(([, n]) => n >= PER_OWNER).map(([owner]) => owner);
+        const claimed = await store.claimDue(now, lease, token, free, full);
+        // One batch may still hold more of an owner than its share: the rest go back at once.
+        let started = 0;
+        for (const delivery of claimed) {
+          if ((this.#tryingBy.get(delivery.owner) ?? 0) >= PER_OWNER) {
+            await store.release(delivery.taskId, delivery.token);
+            continue;
+          }
+          this.#start(delivery);
+          started++;
+        }
+        if (claimed.length === free && started > 0) this.#again = true;
       } while (this.#again && !this.#stopped);
       const due = await store.nextDueAt();
       if (due !== undefined) delay = Math.min(SWEEP_MS, Math.max(10, due - Date.now()));
@@ -229,6 +251,20 @@ export class ClientWebhooks {
     } finally {
       if (!this.#stopped) this.#schedule(this.#again ? 0 : delay);
     }
+  }
+
+  /** Starts a try without waiting for it; when it ends, the outbox is looked at again. */
+  #start(delivery: ClaimedDelivery): void {
+    const owner = delivery.owner;
+    this.#tryingBy.set(owner, (this.#tryingBy.get(owner) ?? 0) + 1);
+    const trying = this.#attempt(delivery).finally(() => {
+      this.#trying.delete(trying);
+      const left = (this.#tryingBy.get(owner) ?? 1) - 1;
+      if (left > 0) this.#tryingBy.set(owner, left);
+      else this.#tryingBy.delete(owner);
+      this.kick();
+    });
+    this.#trying.add(trying);
   }
 
   /** One try of one claimed delivery, recorded (or, cut short by shutdown, released). */

@@ -99,7 +99,7 @@ export function createPostgresWebhookStore(pool: Queryable): WebhookStore {
       const { rows } = await pool.query<Row>(`SELECT * FROM ${TABLE} WHERE task_id = $1`, [taskId]);
       return rows[0] && toRecord(rows[0]);
     },
-    async claimDue(now, claimedUntil, token, limit) {
+    async claimDue(now, claimedUntil, token, limit, skipOwners = []) {
       const { rows } = await pool.query<Row>(
         `UPDATE ${TABLE} SET claimed_until = $2, claim_token = $3
            WHERE task_id IN (
@@ -107,10 +107,11 @@ export function createPostgresWebhookStore(pool: Queryable): WebhookStore {
                WHERE d.status = 'PENDING' AND d.next_attempt_at <= $1
                  AND (d.claimed_until IS NULL OR d.claimed_until <= $1)
                  AND t.status IN ('SUCCEEDED', 'FAILED')
+                 AND NOT (d.owner = ANY($5::text[]))
                ORDER BY d.next_attempt_at LIMIT $4
                FOR UPDATE OF d SKIP LOCKED)
            RETURNING *`,
-        [now, claimedUntil, token, limit],
+        [now, claimedUntil, token, limit, skipOwners],
       );
       return rows.map((row): ClaimedDelivery => ({ ...toRecord(row), token }));
     },

@@ -113,13 +113,20 @@ export function createSqliteWebhookStore(db: Db): WebhookStore {
         | undefined;
       return row && toRecord(row);
     },
-    async claimDue(now, claimedUntil, token, limit) {
+    async claimDue(now, claimedUntil, token, limit, skipOwners = []) {
       const rows = prepare(
         `UPDATE webhook_deliveries SET claimed_until = @until, claim_token = @token
            WHERE task_id IN (SELECT d.task_id FROM webhook_deliveries d WHERE ${DUE}
+             AND d.owner NOT IN (SELECT value FROM json_each(@skip))
              ORDER BY d.next_attempt_at LIMIT @limit)
            RETURNING *`,
-      ).all({ now, until: claimedUntil, token, limit }) as Row[];
+      ).all({
+        now,
+        until: claimedUntil,
+        token,
+        limit,
+        skip: JSON.stringify(skipOwners),
+      }) as Row[];
       return rows.map((row): ClaimedDelivery => ({ ...toRecord(row), token }));
     },
     async record(taskId, token, outcome: DeliveryOutcome) {

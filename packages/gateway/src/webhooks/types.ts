@@ -62,13 +62,15 @@ export interface WebhookStore {
   /**
    * Claims up to `limit` deliveries that are due (PENDING, their task ended, `nextAttemptAt` past)
    * and not claimed by anyone else, until `claimedUntil`: one dispatcher at a time, across
-   * processes sharing the store.
+   * processes sharing the store. Deliveries of the owners in `skipOwners` are left for later
+   * (they have their share of tries in flight already).
    */
   claimDue(
     now: number,
     claimedUntil: number,
     token: string,
     limit: number,
+    skipOwners?: readonly string[],
   ): Promise<readonly ClaimedDelivery[]>;
   /** Records a try and releases the claim; `false` when the claim was no longer `token`'s. */
   record(taskId: string, token: string, outcome: DeliveryOutcome): Promise<boolean>;
