@@ -22,7 +22,6 @@ import {
   mb,
   PROMPT_MS,
   parseJson,
-  rss,
   settledRss,
   Transcript,
   tally,

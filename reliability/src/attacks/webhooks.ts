@@ -93,6 +93,16 @@ const namesWebhookUrl = (issues: unknown) =>
     return where.includes('webhook') && where.endsWith('url');
   });
 
+/** How a REST refusal names the webhook: `field: extra.webhook.url` (core's) or `path: webhook.url`. */
+const issueShape = (issues: unknown) =>
+  Array.isArray(issues)
+    ? issues
+        .map((issue) =>
+          Array.isArray(issue?.path) ? `path ${issue.path.join('.')}` : `field ${issue?.field}`,
+        )
+        .join(' + ')
+    : 'none';
+
 const webhookSsrf: Attack = {
   id: 'webhook-ssrf',
   title: 'Webhook URLs aimed at the gateway’s own network (SSRF), over GraphQL and REST',
@@ -106,6 +116,7 @@ const webhookSsrf: Attack = {
       const wrong: string[] = [];
       const graphqlGot: string[] = [];
       const restGot: string[] = [];
+      const restShapes: string[] = [];
       for (const [name, url] of Object.entries(urls)) {
         const answer = await t.gql(stack.gateway.graphqlUrl, GENERATE_HOOKED, {
           input: smallInput({ seed: 600 }),
@@ -130,6 +141,7 @@ const webhookSsrf: Attack = {
           wireBody({ seed: 601, extra: { webhook: { url } } }),
         );
         restGot.push(`${viaRest.status}`);
+        restShapes.push(issueShape(viaRest.json?.metadata?.issues));
         if (
           !isSeedError(viaRest.json, 400, 'INVALID_REQUEST_BODY') ||
           !namesWebhookUrl(viaRest.json?.metadata?.issues)
@@ -170,7 +182,7 @@ const webhookSsrf: Attack = {
       const n = Object.keys(urls).length;
       return outcome(
         wrong.length === 0 && refusedRows === 0 && creates === 0,
-        `${n} URLs: GraphQL ${tally(graphqlGot)}, REST ${tally(restGot)}; made by them: ${refusedRows} rows; a public URL (test mode) taken over ${made.length}/2 doors; ${creates} upstream creates in all. DNS rebinding: not producible here (no DNS server of ours), the names that resolve to loopback through /etc/hosts were refused${wrong.length ? `; not as expected: ${wrong.slice(0, 4).join('; ')}` : ''}`,
+        `${n} URLs: GraphQL ${tally(graphqlGot)}, REST ${tally(restGot)} (issues as ${tally(restShapes)}); made by them: ${refusedRows} rows; a public URL (test mode) taken over ${made.length}/2 doors; ${creates} upstream creates in all. DNS rebinding: not producible here (no DNS server of ours), the names that resolve to loopback through /etc/hosts were refused${wrong.length ? `; not as expected: ${wrong.slice(0, 4).join('; ')}` : ''}`,
         { cases: n * 2 + 2, http500: t.http500, leaks: t.leaks(stack), ...books },
       );
     });
@@ -507,8 +519,83 @@ const webhookDeliveryFaults: Attack = {
           const books = await ledger(stack, made);
           return outcome(
             breaches.length === 0,
-            `tries per receiver: SIGKILL mid-try ${killTries} (1 cut by the kill, then again after the restart), ${figures.join(', ')}${scale === 'full' ? `; recorded ${tally([...recorded.values()])}` : ''}; tries of the 500 receiver ${gapsOf(receiver.at('/error/1')).join(', ')} ms apart, of the hanging one ${gapsOf(receiver.at('/hang/1')).join(', ')} ms; the redirect followed ${followed} times; the huge body read to ${mb(hugeBytes)} MB of 256; RSS ${mb(before)} → ${mb(peak)} MB; ${verified}/${arrivals} tries verified with the owner's secret, ${otherVerified} with another client's; one webhook-id per task for ${all.length - unstable.length}/${all.length}${breaches.length ? `; not as expected: ${breaches.slice(0, 5).join('; ')}` : ''}`,
+            `tries per receiver: SIGKILL mid-try ${killTries} (1 cut by the kill, then again after the restart), ${figures.join(', ')}${scale === 'full' ? `; recorded ${tally([...recorded.values()])}` : ''}; tries of the 500 receiver ${gapsOf(receiver.at('/error/1')).join(', ')} ms apart, of the hanging one ${gapsOf(receiver.at('/hang/1')).join(', ')} ms; the redirect followed ${followed} times; the huge body sent to ${Math.round(hugeBytes / 1024)} KB of 256 MB before the gateway hung up; RSS ${mb(before)} → ${mb(peak)} MB; ${verified}/${arrivals} tries verified with the owner's secret, ${otherVerified} with another client's; one webhook-id per task for ${all.length - unstable.length}/${all.length}${breaches.length ? `; not as expected: ${breaches.slice(0, 5).join('; ')}` : ''}`,
             { cases: arrivals, http500: t.http500, leaks: t.leaks(stack), ...books },
+          );
+        },
+      );
+    } finally {
+      await receiver.close();
+    }
+  },
+};
+
+// receiver isolation ---------------------------------------------------------------------------
+
+const webhookReceiverIsolation: Attack = {
+  id: 'webhook-receiver-isolation',
+  title: 'One client’s hanging webhook receiver against everyone else’s deliveries',
+  expected:
+    "alpha's receiver hangs (each try waits out the 5 s timeout); meanwhile beta's receiver that answers 500 gets its tries 1, 2, 4 and 8 s apart as documented (each gap within 1.5 s of its backoff), and beta's tasks that end while a hanging try is in flight are delivered within 1.5 s of their task's end: a slow receiver holds up no one else's events; no 5xx",
+  fast: false,
+  async run() {
+    const alpha = `iso-alpha-${hex()}`;
+    const beta = `iso-beta-${hex()}`;
+    const receiver = await startReceiver();
+    try {
+      return await withStack(
+        { env: { GATEWAY_API_KEYS: `${alpha},${beta}`, WEBHOOK_ALLOW_PRIVATE: '1' } },
+        async (stack) => {
+          const t = new Transcript();
+          const made: string[] = [];
+          const hang = await hookedTask(stack, t, alpha, `${receiver.url}/hang/alpha`, 900);
+          const error = await hookedTask(stack, t, beta, `${receiver.url}/error/beta`, 901);
+          for (const id of [hang, error]) if (id) made.push(id);
+          // Beta's tasks made while alpha's tries hang: each is delivered once it ends.
+          const late: { id: string; path: string }[] = [];
+          for (let i = 0; i < 4; i++) {
+            await until(() => receiver.at('/hang/alpha').length > i, 60_000);
+            const path = `/ok/beta-${i}`;
+            const id = await hookedTask(stack, t, beta, `${receiver.url}${path}`, 910 + i);
+            if (id) {
+              made.push(id);
+              late.push({ id, path });
+            }
+          }
+          await until(
+            () =>
+              receiver.at('/error/beta').length >= MAX_TRIES &&
+              late.every((task) => receiver.at(task.path).length >= 1),
+            90_000,
+          );
+          const gaps = gapsOf(receiver.at('/error/beta'));
+          const slowGaps = gaps.filter((gap, i) => gap > (BACKOFF_MS[i] ?? 8000) + 1500);
+          // How long after its task ended each late event came (the end as the gateway stored it).
+          const ended = new Map<string, number>();
+          for (const task of late) {
+            const read = await rest(
+              t,
+              stack,
+              'GET',
+              `${RESULT_PATH}?task_id=${task.id}`,
+              bearer(beta),
+            );
+            ended.set(task.id, Number(read.json?.extra?.debug_info?.complete_time_ms));
+          }
+          const waits = late.map(
+            (task) => (receiver.at(task.path)[0]?.at ?? Number.NaN) - (ended.get(task.id) ?? 0),
+          );
+          const slowEvents = waits.filter((wait) => !(wait <= 1500)).length;
+          const books = await ledger(stack, made);
+          return outcome(
+            slowGaps.length === 0 && slowEvents === 0,
+            `alpha's hanging receiver: ${receiver.at('/hang/alpha').length} tries; beta's 500 receiver: tries ${gaps.join(', ')} ms apart (documented 1000, 2000, 4000, 8000), ${slowGaps.length} gaps over by more than 1.5 s; beta's ${late.length} tasks that ended while a hanging try was in flight were delivered ${waits.map((wait) => Math.round(wait)).join(', ')} ms after their end${slowGaps.length || slowEvents ? ": the dispatcher waits for every try of a batch (Promise.all) before the next claim, so one hanging receiver holds every client's deliveries up to its 5 s timeout" : ''}`,
+            {
+              cases: receiver.arrivals.length,
+              http500: t.http500,
+              leaks: t.leaks(stack),
+              ...books,
+            },
           );
         },
       );
@@ -687,5 +774,6 @@ const webhookSecrets: Attack = {
 export const WEBHOOKS_ATTACKS: readonly Attack[] = [
   webhookSsrf,
   webhookDeliveryFaults,
+  webhookReceiverIsolation,
   webhookSecrets,
 ];
