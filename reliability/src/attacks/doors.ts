@@ -328,6 +328,10 @@ const hostile = fc.oneof(
   fc.jsonValue({ maxDepth: 6 }),
 );
 
+/** `arbitrary` one time in `n`, else undefined. */
+const rarely = <T>(arbitrary: fc.Arbitrary<T>, n: number) =>
+  fc.oneof({ weight: n - 1, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary });
+
 /** Mostly `valid`: with ten fields near their bounds, about one body in ten is valid in all. */
 const mostly = <T, U>(valid: fc.Arbitrary<T>, invalid: fc.Arbitrary<U>) =>
   fc.oneof({ weight: 14, arbitrary: valid }, { weight: 1, arbitrary: invalid });
@@ -431,15 +435,15 @@ const nearValidBody = fc
       ),
       { nil: undefined },
     ),
-    extra: fc.option(
+    extra: rarely(
       fc.oneof(
         { weight: 3, arbitrary: fc.record({ webhook: webhookOption }) },
         { weight: 1, arbitrary: fc.constantFrom({}, { other: 1 }) },
         { weight: 1, arbitrary: hostile },
       ),
-      { nil: undefined, freq: 6 },
+      4,
     ),
-    replace: fc.option(
+    replace: rarely(
       fc.dictionary(
         fc.constantFrom(
           'prompt',
@@ -460,11 +464,11 @@ const nearValidBody = fc
         hostile,
         { minKeys: 1, maxKeys: 2 },
       ),
-      { freq: 4 },
+      4,
     ),
-    drop: fc.option(
+    drop: rarely(
       fc.subarray(['prompt', 'width', 'height', 'seed', 'model_name'], { minLength: 1 }),
-      { freq: 6 },
+      6,
     ),
   })
   .map(({ size: { width, height }, replace, drop, ...rest }) => {
