@@ -1158,7 +1158,7 @@ const embeddedEmulator: Attack = {
     "the mounted API refuses every guessed key 401 and creates nothing (its request log and journal show only the gateway's creates); its admin routes answer 403 to a client that is not loopback (X-Forwarded-For: 127.0.0.1 changes nothing) and 200 to one that is; traversal paths under /emulator serve no file; after each SIGKILL mid-create and a restart on the same database, every task the gateway answered ends final and is in the journal exactly once (one upstream task per gateway task); no 5xx",
   fast: true,
   async run(scale) {
-    const rounds = scale === 'full' ? 8 : 2;
+    const rounds = scale === 'full' ? 8 : 1;
     const embedded = await startEmbedded();
     const t = new Transcript();
     try {
