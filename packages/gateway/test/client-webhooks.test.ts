@@ -74,6 +74,34 @@ describe('signed webhooks to clients (WEBHOOK_ALLOW_PRIVATE=1 for the loopback r
     return receiver;
   }
 
+  it("one client's hanging receiver holds up no other client's delivery", async () => {
+    const secretB = (await stack.gql(SECRET, {}, AS_B)).body.data.webhookSecret as string;
+    await receiverFor();
+    // Alpha's receiver never answers (the gateway gives each try 5 s); beta's answers at once.
+    receiver.answer = (_index, request) =>
+      request.url?.startsWith('/hang') ? { status: 0, hang: true } : { status: 204 };
+    const hung = await stack.gql(
+      GENERATE,
+      { input: smallInput({ seed: 61 }), webhook: { url: `${receiver.url}/hang` } },
+      AS_A,
+    );
+    expect(hung.body.errors).toBeUndefined();
+    const [alpha] = await receiver.until(1);
+    expect(alpha?.open).toBe(true);
+    receiver.secret = secretB;
+    const quick = await stack.gql(
+      GENERATE,
+      { input: smallInput({ seed: 62 }), webhook: { url: `${receiver.url}/quick` } },
+      AS_B,
+    );
+    expect(quick.body.errors).toBeUndefined();
+    const [, beta] = await receiver.until(2);
+    expect(beta?.path).toBe('/quick');
+    expect(beta?.verified, beta?.verifyError).toBe(true);
+    // Beta's event came while alpha's try was still hanging: nothing waited for it.
+    expect(alpha?.open).toBe(true);
+  });
+
   it('a task with a webhook: one verified ASYNC_TASK_RESULT with the final status and the video link; the try is on the task', async () => {
     await receiverFor();
     const url = `${receiver.url}/hooks/wan?source=test`;

@@ -18,6 +18,8 @@ export interface ReceivedWebhook {
   readonly verifyError: string | undefined;
   /** The parsed body, when verified. */
   readonly event: any;
+  /** Whether the request is still open (a hung answer the gateway has not given up on). */
+  open: boolean;
 }
 
 export interface Receiver {
@@ -26,11 +28,11 @@ export interface Receiver {
   readonly received: ReceivedWebhook[];
   /** The secret each request is verified with (read from `webhookSecret`). */
   secret: string | undefined;
-  /** How to answer the n-th request (0-based): status and headers; 204 by default. */
+  /** How to answer the n-th request (0-based): status and headers; 204 by default; `hang`: never. */
   answer: (
     index: number,
     request: IncomingMessage,
-  ) => { status: number; headers?: Record<string, string> };
+  ) => { status: number; headers?: Record<string, string>; hang?: boolean };
   /** Resolves once `count` requests in all have arrived. */
   until(count: number): Promise<ReceivedWebhook[]>;
   close(): Promise<void>;
@@ -70,10 +72,24 @@ export async function startReceiver(port = 0): Promise<Receiver> {
         verifyError = error instanceof Error ? error.message : String(error);
       }
       const index = received.length;
-      const { status, headers: answerHeaders } = receiver.answer(index, req);
-      received.push({ path: req.url ?? '/', headers, body, verified, verifyError, event });
-      res.writeHead(status, answerHeaders ?? {});
-      res.end('ignored by the gateway');
+      const { status, headers: answerHeaders, hang } = receiver.answer(index, req);
+      const entry: ReceivedWebhook = {
+        path: req.url ?? '/',
+        headers,
+        body,
+        verified,
+        verifyError,
+        event,
+        open: true,
+      };
+      received.push(entry);
+      res.on('close', () => {
+        entry.open = false;
+      });
+      if (!hang) {
+        res.writeHead(status, answerHeaders ?? {});
+        res.end('ignored by the gateway');
+      }
       events.emit('request');
     });
   });
