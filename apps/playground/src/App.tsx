@@ -1,5 +1,6 @@
 import type { VideoInput } from '@wan-video/core';
 import {
+  useConnectionState,
   useGenerateVideo,
   useVideoTask,
   VideoGatewayProvider,
@@ -14,10 +15,8 @@ import { History } from './components/History.js';
 import { type Tab, Tabs, tabFromHash } from './components/Tabs.js';
 import { TaskView } from './components/TaskView.js';
 import { useBackOnline } from './hooks/back-online.js';
-import { ConnectionProvider, useConnectionStatus } from './hooks/connection.js';
 import { useGatewayInfo } from './hooks/gateway-info.js';
 import { useRoute } from './hooks/route.js';
-import { type ConnectionMonitor, createConnectionMonitor } from './lib/connection.js';
 import { type FormState, formFromTask, INITIAL_FORM, validateForm } from './lib/form.js';
 import { taskIdOf, taskPath } from './lib/route.js';
 
@@ -49,18 +48,10 @@ export function App() {
     setApiKey(value);
     storeKey(value);
   }, []);
-  // The hooks' sockets, watched: "Reconnecting…" when the live connection drops.
-  const [monitor] = useState<ConnectionMonitor>(() => createConnectionMonitor(WebSocket));
   return (
-    <ConnectionProvider monitor={monitor}>
-      <VideoGatewayProvider
-        url={GRAPHQL_URL}
-        getAuthToken={() => apiKey.trim() || null}
-        webSocketImpl={monitor.WebSocket}
-      >
-        <Playground apiKey={apiKey} onApiKeyChange={onApiKeyChange} />
-      </VideoGatewayProvider>
-    </ConnectionProvider>
+    <VideoGatewayProvider url={GRAPHQL_URL} getAuthToken={() => apiKey.trim() || null}>
+      <Playground apiKey={apiKey} onApiKeyChange={onApiKeyChange} />
+    </VideoGatewayProvider>
   );
 }
 
@@ -192,7 +183,7 @@ function Playground({ apiKey, onApiKeyChange }: PlaygroundProps) {
 
   // The connection coming back (the socket again, or an answer after a network error) clears
   // what it left behind: a stale "cannot reach" error, and the notice above the page.
-  const connection = useConnectionStatus();
+  const connection = useConnectionState();
   const reset = gen.reset;
   const onBack = useCallback(() => {
     setEpoch((n) => n + 1);
@@ -204,7 +195,7 @@ function Playground({ apiKey, onApiKeyChange }: PlaygroundProps) {
   const wasReconnecting = useRef(false);
   useEffect(() => {
     if (connection === 'reconnecting') wasReconnecting.current = true;
-    else if (connection === 'open' && wasReconnecting.current) {
+    else if (connection === 'connected' && wasReconnecting.current) {
       wasReconnecting.current = false;
       onBack();
     }

@@ -1,7 +1,7 @@
-import type { ConnectionStatus } from '../lib/connection.js';
+import type { ConnectionState } from '@wan-video/react-hooks';
 
 /** "Live" while the task's updates stream in; "Reconnecting…" while the connection is down. */
-export function LiveBadge({ connection }: { connection: ConnectionStatus }) {
+export function LiveBadge({ connection }: { connection: ConnectionState }) {
   if (connection === 'reconnecting') {
     return (
       <span className="live reconnecting" role="status" data-testid="live-badge">

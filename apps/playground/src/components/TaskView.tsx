@@ -1,6 +1,10 @@
 import type { VideoInput } from '@wan-video/core';
-import { useVideoTask, type VideoGatewayError, type VideoTask } from '@wan-video/react-hooks';
-import { useConnectionStatus } from '../hooks/connection.js';
+import {
+  useConnectionState,
+  useVideoTask,
+  type VideoGatewayError,
+  type VideoTask,
+} from '@wan-video/react-hooks';
 import { ErrorView } from './ErrorView.js';
 import { LiveBadge } from './LiveBadge.js';
 import { TaskDetails } from './TaskDetails.js';
@@ -30,7 +34,7 @@ export function TaskView({
   onHome,
 }: TaskViewProps) {
   const live = useVideoTask(taskId);
-  const connection = useConnectionStatus();
+  const connection = useConnectionState();
   const error = requestError ?? live.error;
   const task = live.task;
   return (
