@@ -257,8 +257,10 @@ export class PostgresTaskStore implements TaskStore {
       // stale before the insert. The lock is its own statement on purpose: under READ COMMITTED a
       // statement sees what committed before it began, so the count must begin after the lock.
       // A bounded wait: a connection queued here holds a pool slot, and a slow database must
-      // not starve the writes that record paid tasks (the service retries those).
-      await client.query("SET LOCAL lock_timeout = '6s'");
+      // not starve the writes that record paid tasks (the service retries those for 60 s). 15 s
+      // lets a burst of one client's creates queue through on a busy machine (90 at once took
+      // more than 6 s at load 5) rather than be refused.
+      await client.query("SET LOCAL lock_timeout = '15s'");
       await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [task.owner]);
       // A second round only when the key's holder was discarded between the conflict and the read.
       for (let round = 0; round < 3; round++) {
