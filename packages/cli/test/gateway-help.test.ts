@@ -3,11 +3,10 @@
  * --help with its configuration table, --version with its version, and exits 2 on an unknown
  * option, all without starting a server.
  */
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readConfig } from '@wan-video/gateway';
-import { GATEWAY_DIR } from '@wan-video/test-utils/gateway-process';
+import { GATEWAY_DIR, runToExit } from '@wan-video/test-utils/gateway-process';
 import { describe, expect, it } from 'vitest';
 import { cliEnv } from './support/cli-process.js';
 
@@ -15,21 +14,9 @@ function runGateway(args: readonly string[]) {
   const bin = process.env.WAN_GATEWAY_TEST_BIN;
   if (!bin) throw new Error('WAN_GATEWAY_TEST_BIN is unset: the global setup did not run');
   // PORT would be taken if a server started; 0 is never "listening" on a fixed port anyway.
-  const child = spawn(process.execPath, ['--enable-source-maps', bin, ...args], {
+  return runToExit(process.execPath, ['--enable-source-maps', bin, ...args], {
     cwd: GATEWAY_DIR,
     env: cliEnv({ PORT: '0', DATABASE_PATH: '/nonexistent/dir/should-not-open.db' }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString('utf8');
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString('utf8');
-  });
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
 

@@ -99,13 +99,15 @@ export interface Exit {
   readonly signal: NodeJS.Signals | null;
 }
 
-/** Runs the gateway binary expecting it to exit by itself (a bad configuration, say). */
-export async function runGatewayToExit(
-  env: Record<string, string>,
+/** Runs a command to its exit, stdout and stderr piped (not a terminal) and kept whole. */
+export function runToExit(
+  command: string,
+  args: readonly string[],
+  options: { readonly cwd: string; readonly env: NodeJS.ProcessEnv },
 ): Promise<Exit & { stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, gatewayArgs(), {
-    cwd: GATEWAY_DIR,
-    env: childEnv(env),
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: options.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -116,10 +118,17 @@ export async function runGatewayToExit(
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString('utf8');
   });
-  const exit = await new Promise<Exit>((resolve) =>
-    child.once('close', (code, signal) => resolve({ code, signal })),
-  );
-  return { ...exit, stdout, stderr };
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/** Runs the gateway binary expecting it to exit by itself (a bad configuration, say). */
+export function runGatewayToExit(
+  env: Record<string, string>,
+): Promise<Exit & { stdout: string; stderr: string }> {
+  return runToExit(process.execPath, gatewayArgs(), { cwd: GATEWAY_DIR, env: childEnv(env) });
 }
 
 export interface ChildGateway {

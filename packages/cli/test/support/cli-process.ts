@@ -3,11 +3,12 @@
  * kept. The binary is one ESM bundle of `src/bin.ts` made by `bundleCliBin` in the global setup
  * (workspace packages inlined from source, npm packages imported from where they are installed).
  */
-import { spawn } from 'node:child_process';
+
 import { mkdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runToExit } from '@wan-video/test-utils/gateway-process';
 
 export const CLI_DIR = join(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -94,21 +95,8 @@ export function runCli(
   options: { env?: Record<string, string>; cwd?: string } = {},
 ): Promise<CliRun> {
   const [command, prefix] = cliCommand();
-  const child = spawn(command, [...prefix, ...args], {
+  return runToExit(command, [...prefix, ...args], {
     cwd: options.cwd ?? CLI_DIR,
     env: cliEnv(options.env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString('utf8');
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString('utf8');
-  });
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
 }
