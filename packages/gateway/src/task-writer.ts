@@ -80,6 +80,15 @@ export class TaskWriter {
     this.#finished.push(listener);
   }
 
+  /**
+   * Sends the task as stored to its subscribers again, as no change (no log line, no listener):
+   * for a state some writer stored and may not have published (it died in between).
+   * Subscribers drop a version they already have.
+   */
+  announce(record: TaskRecord): void {
+    this.#events.publish({ record, observedAt: -1 });
+  }
+
   publish(record: TaskRecord): void {
     this.#events.publish({ record, observedAt: preciseNow() });
     if (isTerminalStatus(publicStatus(record))) {

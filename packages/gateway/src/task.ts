@@ -82,6 +82,15 @@ export const preciseNow = (): number => performance.timeOrigin + performance.now
  */
 export const PROGRESS_TICK_MS = 2500;
 
+/**
+ * How long a subscriber goes without an event before it reads the stored task itself. Events
+ * travel at most once (Redis pub/sub), and a replica killed between writing a change and
+ * publishing it never publishes it: the stored task is the truth, and a subscriber that missed
+ * a change, the end included, catches up on its next read (one store read per group of like
+ * subscribers per quiet period).
+ */
+export const RESYNC_MS = 10_000;
+
 /** A task as a client is shown it at one moment. */
 export interface ShownTask extends TaskRecord {
   /** Whether `progressPercent` and `etaSeconds` are the gateway's estimate, not the upstream's. */

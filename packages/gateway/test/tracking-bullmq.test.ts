@@ -400,6 +400,34 @@ describe('BullMqTracking', () => {
     expect(survivorReads[0]?.startedAt).toBeGreaterThanOrEqual(killedAt);
   });
 
+  it('an end a dead replica stored but never published: the replica that runs the job next tells the subscribers', async () => {
+    const { a, b, inspector } = cluster({ pollPolicy: FAST_POLL });
+    const record = await createTask(a);
+    await a.tracking.track(record);
+    // As a replica killed between its store write and its publish leaves it: the task ended in
+    // the store, no event sent, the job still in Redis.
+    const ended = await a.store.fail(record.id, 'ended by a replica that died', Date.now());
+    expect(await (await inspector.getJob(record.id))?.getState()).toBe('delayed');
+    const stream = b.events.subscribe(record.id);
+    cleanups.push(async () => stream.close());
+    const heard = stream.next();
+
+    await b.tracking.start();
+    const event = await Promise.race([
+      heard,
+      new Promise<'nothing'>((resolve) => setTimeout(resolve, 10_000, 'nothing')),
+    ]);
+    expect(event).not.toBe('nothing');
+    expect((event as IteratorResult<{ record: TaskRecord }>).value?.record).toMatchObject({
+      id: record.id,
+      status: 'FAILED',
+      version: ended.version,
+    });
+    await vi.waitFor(async () => expect(await inspector.getJob(record.id)).toBeUndefined());
+    // Nothing more was written.
+    expect((await b.store.get(record.id))?.version).toBe(ended.version);
+  });
+
   it('webhook mode: a webhook on another replica gets the task read at once', async () => {
     const { a, b } = cluster({ pollPolicy: FAST_POLL, webhookFallbackMs: 60_000 });
     const webhooks: number[] = [];

@@ -43,8 +43,9 @@ const PUBLISH_RETRIES = 20;
  *   flow again.
  * - A queued event is lost anyway for replicas that subscribe again after the publisher flushed.
  *
- * Nothing is lost for good: the gateway reads the stored task on every subscribe, so a reader
- * that missed an event gets the state when it (re)subscribes, and the next change is pushed.
+ * Nothing is lost for good: the gateway reads the stored task on every subscribe, and a
+ * subscriber that hears nothing for `RESYNC_MS` reads it again, so a reader that missed an event
+ * gets the state then (or when it subscribes again), and the next change is pushed.
  * Duplicates and late arrivals are harmless: subscribers drop a `record.version` they already
  * have. `observedAt` is delivered as it was sent.
  */

@@ -19,6 +19,7 @@ import {
   PROGRESS_TICK_MS,
   preciseNow,
   publicStatus,
+  RESYNC_MS,
   type ShownTask,
   shownAt,
 } from '../task.js';
@@ -311,17 +312,32 @@ async function* follow(
     yield show(current, -1);
     if (isDone(current)) return;
     let next: Promise<IteratorResult<TaskEvent>> | undefined;
+    /** When the last event came (or the store was last read): see RESYNC_MS. */
+    let heardAt = Date.now();
     for (;;) {
       next ??= stream.next();
       // While the task is in progress, no more than PROGRESS_TICK_MS goes by without a push:
       // the estimate for now, when the upstream has nothing new.
-      const event = isEstimable(current) ? await within(next, PROGRESS_TICK_MS) : await next;
+      const estimable = isEstimable(current);
+      const event = await within(next, estimable ? PROGRESS_TICK_MS : RESYNC_MS);
       if (event === TICK) {
-        yield show(current, -1);
+        if (Date.now() - heardAt >= RESYNC_MS) {
+          // Quiet for long: a change may have been lost on its way; the store has it.
+          heardAt = Date.now();
+          const stored = await ctx.service.visible(ctx.caller.id, id).catch(() => undefined);
+          if (stored && stored.version > current.version) {
+            current = stored;
+            yield show(current, -1);
+            if (isDone(current)) return;
+            continue;
+          }
+        }
+        if (estimable) yield show(current, -1);
         continue;
       }
       next = undefined;
       if (event.done) return;
+      heardAt = Date.now();
       if (event.value.record.version <= current.version) continue;
       current = event.value.record;
       yield show(current, event.value.observedAt);

@@ -467,7 +467,13 @@ export class BullMqTracking implements Tracking {
     let record: TaskRecord | undefined;
     try {
       record = await store.get(taskId);
-      if (!record || isDone(record)) return { kind: 'finished' };
+      if (!record) return { kind: 'finished' };
+      if (isDone(record)) {
+        // The job outlived the task's end: the run that stored it stopped (its replica died)
+        // before finishing the job, perhaps before telling the subscribers. Tell them now.
+        writer.announce(record);
+        return { kind: 'finished' };
+      }
       if (record.upstreamTaskId === null) {
         logger.warn({ taskId }, 'a tracking job for a task with no upstream id: dropped');
         return { kind: 'finished' };
