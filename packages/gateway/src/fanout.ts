@@ -70,8 +70,20 @@ export interface FanoutTap {
 /** What a group's source is: a stream of results, or one result instead (a refusal). */
 export type FanoutSource = AsyncIterable<ExecutionResult> | ExecutionResult;
 
+/** What a socket writes through: a `net.Socket` fits. */
+export interface FanoutTransport {
+  cork(): void;
+  uncork(): void;
+}
+
 export interface FanoutOptions {
   readonly metrics: Pick<Metrics, 'liveSubscriptions' | 'pushLatency' | 'fanoutGroups'>;
+  /**
+   * The transport under a member's socket, corked while a result is sent to the group, so that
+   * the frames of every member on one connection leave in one write (one `writev`), not one
+   * each. Without it, each frame is written as it is sent.
+   */
+  readonly transportOf?: (socket: FanoutSocket) => FanoutTransport | undefined;
   /**
    * The clock of the push latency, comparable with a change's `observedAt`.
    * @default preciseNow
@@ -157,6 +169,8 @@ interface Group {
 interface Member extends AsyncGenerator<ExecutionResult, void> {
   /** graphql-ws has started iterating: the member gets frames. */
   readonly active: boolean;
+  /** What its socket writes through, to cork while a result goes out (`transportOf`). */
+  readonly transport: FanoutTransport | undefined;
   send(payload: string): void;
   /** The group ended: a waiting `next` says so now, else the next `next` will. */
   settle(): void;
@@ -207,11 +221,22 @@ export function createFanout(options: FanoutOptions): Fanout {
     group.latest = payload;
     const observedAt = group.observedAt;
     group.observedAt = -1;
-    for (const member of group.members) {
-      if (!member.active) continue;
-      member.send(payload);
-      // Per member, as its frame is handed to its socket: each subscriber's latency, as before.
-      if (observedAt >= 0) metrics.pushLatency.observe(Math.max(0, now() - observedAt) / 1000);
+    // Each connection's frames are held until all are queued, then leave in one write.
+    const corked = new Set<FanoutTransport>();
+    try {
+      for (const member of group.members) {
+        if (!member.active) continue;
+        const transport = member.transport;
+        if (transport !== undefined && !corked.has(transport)) {
+          transport.cork();
+          corked.add(transport);
+        }
+        member.send(payload);
+        // Per member, as its frame is handed to its socket: each subscriber's latency, as before.
+        if (observedAt >= 0) metrics.pushLatency.observe(Math.max(0, now() - observedAt) / 1000);
+      }
+    } finally {
+      for (const transport of corked) transport.uncork();
     }
   };
 
@@ -243,6 +268,7 @@ export function createFanout(options: FanoutOptions): Fanout {
         }
       | undefined;
     metrics.liveSubscriptions.inc();
+    const transport = options.transportOf?.(socket);
     const finish = () => {
       if (finished) return false;
       finished = true;
@@ -253,6 +279,7 @@ export function createFanout(options: FanoutOptions): Fanout {
       get active() {
         return active;
       },
+      transport,
       send(payload) {
         try {
           socket.send(`${prefix}${payload}}`);

@@ -7,7 +7,7 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Auth } from './auth.js';
 import type { GatewayContext } from './builder.js';
-import { createFanout, groupKey, withTap } from './fanout.js';
+import { createFanout, type FanoutSocket, groupKey, withTap } from './fanout.js';
 import type { RequestGuard } from './http/security.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -60,7 +60,9 @@ export function attachWebSockets(options: WebSocketOptions): {
   closeAll(graceMs: number): Promise<void>;
 } {
   const { server, yoga, auth, metrics } = options;
-  const fanout = createFanout({ metrics });
+  /** Each WebSocket's TCP socket: the fan-out corks it while it sends a change to a group. */
+  const transports = new WeakMap<FanoutSocket, Socket>();
+  const fanout = createFanout({ metrics, transportOf: (ws) => transports.get(ws) });
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes });
   server.on('upgrade', (req, socket: Socket, head) => {
     if (options.guard?.refuseUpgrade(req, socket)) return;
@@ -75,7 +77,8 @@ export function attachWebSockets(options: WebSocketOptions): {
     }
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
-  wss.on('connection', (ws) => {
+  wss.on('connection', (ws, req) => {
+    transports.set(ws, req.socket);
     metrics.webSockets.inc();
     ws.once('close', () => metrics.webSockets.dec());
     // A client that does not read is closed (4008) once 4 MiB wait for it, not buffered forever.
