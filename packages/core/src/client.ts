@@ -35,11 +35,17 @@ export interface UpstreamResponse {
 }
 
 /**
- * How the client sends a request: `globalThis.fetch` by default (browsers, any runtime), or
- * anything with its shape. `init` holds `method`, `headers` (a plain object), `body` (a string
- * or nothing) and `signal`.
+ * What the client asks of a request: `method`, `headers` (a plain object), `body` (a string or
+ * nothing) and `signal`; and `timeoutMs`, how long the attempt may take, for a `fetch` that
+ * enforces it itself (see `NovitaClientOptions.fetchEnforcesTimeout`; `fetch` ignores it).
  */
-export type FetchLike = (input: string, init: RequestInit) => Promise<UpstreamResponse>;
+export type UpstreamRequestInit = RequestInit & { readonly timeoutMs?: number };
+
+/**
+ * How the client sends a request: `globalThis.fetch` by default (browsers, any runtime), or
+ * anything with its shape.
+ */
+export type FetchLike = (input: string, init: UpstreamRequestInit) => Promise<UpstreamResponse>;
 
 export interface NovitaClientOptions extends EnvironmentOptions {
   /** The upstream API key, sent as `Authorization: Bearer`. Never appears in an error. */
@@ -59,6 +65,15 @@ export interface NovitaClientOptions extends EnvironmentOptions {
    * @default 30000
    */
   timeoutMs?: number;
+  /**
+   * Whether `fetch` stops a request that runs past `init.timeoutMs` by itself, rejecting (or
+   * failing the body's `text()`) with an error named `TimeoutError`, as a pooled Node HTTP
+   * client can (undici's `headersTimeout` and `bodyTimeout`, on its own coarse timers). The
+   * client then makes no AbortController, timer or abort listener per request: the caller's
+   * signal goes to `fetch` as it is.
+   * @default false (the client times each attempt out itself)
+   */
+  fetchEnforcesTimeout?: boolean;
   /** Backoff between retries. */
   retry?: BackoffOptions;
 }
@@ -102,6 +117,7 @@ export class NovitaClient implements TaskReader {
   readonly #apiKey: string;
   readonly #fetch: FetchLike;
   readonly #timeoutMs: number;
+  readonly #fetchEnforcesTimeout: boolean;
   readonly #backoff: Required<BackoffOptions>;
   readonly #env: ReturnType<typeof resolveEnvironment>;
 
@@ -113,6 +129,7 @@ export class NovitaClient implements TaskReader {
     this.baseUrl = (options.baseUrl ?? NOVITA_BASE_URL).replace(/\/+$/, '');
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#fetchEnforcesTimeout = options.fetchEnforcesTimeout === true;
     this.#backoff = { ...DEFAULT_BACKOFF, ...stripUndefined(options.retry ?? {}) };
     this.#env = resolveEnvironment(options);
   }
@@ -204,18 +221,12 @@ export class NovitaClient implements TaskReader {
     request: { path: string; init: RequestInit; read: (json: unknown) => T },
     options: CallOptions,
   ): Promise<T> {
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = this.#env.setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, options.timeoutMs ?? this.#timeoutMs);
-    const outer = options.signal;
-    const onAbort = () => controller.abort(outer?.reason);
-    outer?.addEventListener('abort', onAbort, { once: true });
-
+    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    const timing = this.#fetchEnforcesTimeout ? undefined : this.#timeAttempt(timeoutMs, options);
     const broken = (cause: unknown): Attempt => {
-      if (timedOut) return new Attempt({ failureClass: 'timeout', cause });
+      if (timing?.timedOut() || (timing === undefined && isTimeoutError(cause))) {
+        return new Attempt({ failureClass: 'timeout', cause });
+      }
       return new Attempt({
         failureClass: isConnectionRefused(cause) ? 'connection_refused' : 'network',
         cause,
@@ -225,6 +236,7 @@ export class NovitaClient implements TaskReader {
     try {
       let response: UpstreamResponse;
       try {
+        const signal = timing?.signal ?? options.signal;
         response = await this.#fetch(`${this.baseUrl}${request.path}`, {
           ...request.init,
           headers: {
@@ -232,7 +244,8 @@ export class NovitaClient implements TaskReader {
             accept: 'application/json',
             ...(request.init.body === undefined ? {} : { 'content-type': 'application/json' }),
           },
-          signal: controller.signal,
+          ...(signal ? { signal } : {}),
+          timeoutMs,
         });
       } catch (cause) {
         throw broken(cause);
@@ -261,9 +274,29 @@ export class NovitaClient implements TaskReader {
         throw new Attempt({ failureClass: 'bad_response', body: this.#clip(text), cause });
       }
     } finally {
-      this.#env.clearTimeout(timer);
-      outer?.removeEventListener('abort', onAbort);
+      timing?.done();
     }
+  }
+
+  /** An attempt's own timeout: a controller aborted after `timeoutMs` or with the caller's signal. */
+  #timeAttempt(timeoutMs: number, options: CallOptions) {
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = this.#env.setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    const outer = options.signal;
+    const onAbort = () => controller.abort(outer?.reason);
+    outer?.addEventListener('abort', onAbort, { once: true });
+    return {
+      signal: controller.signal,
+      timedOut: () => timedOut,
+      done: () => {
+        this.#env.clearTimeout(timer);
+        outer?.removeEventListener('abort', onAbort);
+      },
+    };
   }
 
   #httpFailure(response: UpstreamResponse, text: string): AttemptFailure {
@@ -341,4 +374,13 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(
     Object.entries(value).filter(([, entry]) => entry !== undefined),
   ) as Partial<T>;
+}
+
+/** An error a `fetch` that enforces its own timeout rejects with (`fetchEnforcesTimeout`). */
+function isTimeoutError(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { name?: unknown }).name === 'TimeoutError'
+  );
 }

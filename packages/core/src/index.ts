@@ -7,6 +7,7 @@ export {
   type NovitaClientOptions,
   TASK_RESULT_PATH,
   type TaskReader,
+  type UpstreamRequestInit,
   type UpstreamResponse,
 } from './client.js';
 export type { EnvironmentOptions } from './environment.js';

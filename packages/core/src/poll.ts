@@ -187,72 +187,74 @@ export async function* pollTask(
       : 0;
   /** Set once the read at (or just before) the deadline is under way: there is no other after it. */
   let finalRead = false;
-
-  for (;;) {
-    if (signal?.aborted) throw abortReason(signal);
-    if (deadline !== undefined) {
-      const left = deadline - env.now();
-      if (finalRead || left < 0) throw new PollDeadlineError(taskId, deadline, current);
-      if (wait >= left) {
-        wait = left;
-        finalRead = true;
-      }
-    }
-    if (wait > 0) await sleep(wait, env, signal);
-
-    let snapshot: TaskSnapshot;
-    const read = readBefore(
-      deadline === undefined ? undefined : deadline + resolved.deadlineGraceMs,
-      env,
-      signal,
-    );
-    try {
-      snapshot = await reader.getTaskResult(taskId, { ...policy.read, ...read.options });
-      failedReads = 0;
-    } catch (error) {
+  // One abort for the task's deadline, shared by all its reads (not a controller per read).
+  const reads = readsBefore(
+    deadline === undefined ? undefined : deadline + resolved.deadlineGraceMs,
+    env,
+    signal,
+  );
+  try {
+    for (;;) {
       if (signal?.aborted) throw abortReason(signal);
-      if (read.expired()) throw new PollDeadlineError(taskId, deadline ?? env.now(), current);
-      if (!isUpstreamError(error) || !error.retryable) throw error;
-      failedReads++;
-      policy.onError?.(error);
-      wait = Math.max(
-        nextPollDelay(
-          { snapshot: current, progressPerSecond, unchangedReads, failedReads },
-          resolved,
-          env.random,
-        ),
-        error.retryAfterMs ?? 0,
-      );
-      continue;
-    } finally {
-      read.done();
-    }
+      if (deadline !== undefined) {
+        const left = deadline - env.now();
+        if (finalRead || left < 0) throw new PollDeadlineError(taskId, deadline, current);
+        if (wait >= left) {
+          wait = left;
+          finalRead = true;
+        }
+      }
+      if (wait > 0) await sleep(wait, env, signal);
 
-    const reduction = reduceTask(current, snapshot);
-    if (reduction.outcome === 'changed') {
-      const next = reduction.snapshot;
-      const at = env.now();
-      if (lastMove && next.progressPercent > lastMove.progress && at > lastMove.at) {
-        progressPerSecond =
-          ((next.progressPercent - lastMove.progress) * 1000) / (at - lastMove.at);
+      let snapshot: TaskSnapshot;
+      try {
+        snapshot = await reader.getTaskResult(taskId, { ...policy.read, ...reads.options() });
+        failedReads = 0;
+      } catch (error) {
+        if (signal?.aborted) throw abortReason(signal);
+        if (reads.expired()) throw new PollDeadlineError(taskId, deadline ?? env.now(), current);
+        if (!isUpstreamError(error) || !error.retryable) throw error;
+        failedReads++;
+        policy.onError?.(error);
+        wait = Math.max(
+          nextPollDelay(
+            { snapshot: current, progressPerSecond, unchangedReads, failedReads },
+            resolved,
+            env.random,
+          ),
+          error.retryAfterMs ?? 0,
+        );
+        continue;
       }
-      if (!lastMove || next.progressPercent > lastMove.progress) {
-        lastMove = { at, progress: next.progressPercent };
+
+      const reduction = reduceTask(current, snapshot);
+      if (reduction.outcome === 'changed') {
+        const next = reduction.snapshot;
+        const at = env.now();
+        if (lastMove && next.progressPercent > lastMove.progress && at > lastMove.at) {
+          progressPerSecond =
+            ((next.progressPercent - lastMove.progress) * 1000) / (at - lastMove.at);
+        }
+        if (!lastMove || next.progressPercent > lastMove.progress) {
+          lastMove = { at, progress: next.progressPercent };
+        }
+        current = next;
+        unchangedReads = 0;
+        yield current;
+      } else {
+        unchangedReads++;
+        // A rate measured before the task stalled says nothing now: let the idle backoff work.
+        progressPerSecond = null;
       }
-      current = next;
-      unchangedReads = 0;
-      yield current;
-    } else {
-      unchangedReads++;
-      // A rate measured before the task stalled says nothing now: let the idle backoff work.
-      progressPerSecond = null;
+      if (current && isTerminalStatus(current.status)) return current;
+      wait = nextPollDelay(
+        { snapshot: current, progressPerSecond, unchangedReads, failedReads },
+        resolved,
+        env.random,
+      );
     }
-    if (current && isTerminalStatus(current.status)) return current;
-    wait = nextPollDelay(
-      { snapshot: current, progressPerSecond, unchangedReads, failedReads },
-      resolved,
-      env.random,
-    );
+  } finally {
+    reads.done();
   }
 }
 
@@ -283,34 +285,45 @@ function resolvePollPolicy(policy: PollPolicy): ResolvedPolicy {
 }
 
 /**
- * The options of one read: the caller's signal, and an abort at `until` (the deadline plus its
- * grace) so that a slow read, with the client's own retries, cannot run on past it.
+ * The options of a task's reads: the caller's signal, and an abort at `until` (the deadline plus
+ * its grace) so that a slow read, with the client's own retries, cannot run on past it. One
+ * controller and one timer for all the reads of a task, made at its first read; `done` clears
+ * them. The timer does not keep the process alive.
  */
-function readBefore(
+function readsBefore(
   until: number | undefined,
   env: ReturnType<typeof resolveEnvironment>,
   signal: AbortSignal | undefined,
 ) {
   if (until === undefined) {
-    return { options: signal ? { signal } : {}, expired: () => false, done: () => {} };
+    const options = signal ? { signal } : {};
+    return { options: () => options, expired: () => false, done: () => {} };
   }
-  const controller = new AbortController();
+  let armed: { options: { signal: AbortSignal }; timer: unknown; onAbort: () => void } | undefined;
   let expired = false;
-  const timer = env.setTimeout(
-    () => {
-      expired = true;
-      controller.abort(new DOMException('The poll deadline passed', 'TimeoutError'));
-    },
-    Math.max(0, until - env.now()),
-  );
-  const onAbort = () => controller.abort(signal?.reason);
-  signal?.addEventListener('abort', onAbort, { once: true });
   return {
-    options: { signal: controller.signal },
+    options() {
+      if (!armed) {
+        const controller = new AbortController();
+        const timer = env.setTimeout(
+          () => {
+            expired = true;
+            controller.abort(new DOMException('The poll deadline passed', 'TimeoutError'));
+          },
+          Math.max(0, until - env.now()),
+        );
+        (timer as { unref?: () => void } | null)?.unref?.();
+        const onAbort = () => controller.abort(signal?.reason);
+        signal?.addEventListener('abort', onAbort, { once: true });
+        armed = { options: { signal: controller.signal }, timer, onAbort };
+      }
+      return armed.options;
+    },
     expired: () => expired,
     done: () => {
-      env.clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      if (!armed) return;
+      env.clearTimeout(armed.timer);
+      signal?.removeEventListener('abort', armed.onAbort);
     },
   };
 }

@@ -465,6 +465,38 @@ describe('UpstreamError', () => {
 });
 
 describe('timeouts, Retry-After, refusals, aborts and the key', () => {
+  it("with fetchEnforcesTimeout, hands fetch the timeout and the caller's own signal, and takes its TimeoutError as a timeout", async () => {
+    server = await startScriptedServer([hang(), taskResult('TASK_STATUS_QUEUED'), hang()]);
+    const seen: { timeoutMs: number | undefined; signal: AbortSignal | null | undefined }[] = [];
+    // A fetch that times itself out, as the gateway's pooled one does with undici's timeouts.
+    const timingFetch: NovitaClientOptions['fetch'] = async (input, init) => {
+      seen.push({ timeoutMs: init.timeoutMs, signal: init.signal });
+      const own = AbortSignal.timeout(init.timeoutMs ?? 10_000);
+      const signal = init.signal ? AbortSignal.any([init.signal, own]) : own;
+      return fetch(input, { ...init, signal });
+    };
+    const caller = new AbortController();
+    const timers = instantTimers(150);
+    const enforced = client({ ...timers.options, fetch: timingFetch, fetchEnforcesTimeout: true });
+
+    const snapshot = await enforced.getTaskResult('task-1', { signal: caller.signal });
+    expect(snapshot.status).toBe('QUEUED');
+    expect(gets()).toBe(2);
+    expect(seen).toEqual([
+      { timeoutMs: 150, signal: caller.signal },
+      { timeoutMs: 150, signal: caller.signal },
+    ]);
+    // Without a signal of the caller's, none is made for the request.
+    const once = client({
+      fetch: timingFetch,
+      fetchEnforcesTimeout: true,
+      retry: { maxAttempts: 1 },
+    });
+    const error = await failure(once.getTaskResult('task-1', { timeoutMs: 100 }));
+    expect(seen[2]).toEqual({ timeoutMs: 100, signal: undefined });
+    expect(error).toMatchObject({ kind: 'timeout', retryable: true, attempts: 1 });
+  });
+
   it('lets one call override the timeout', async () => {
     server = await startScriptedServer([hang()]);
     const error = await failure(

@@ -247,6 +247,50 @@ describe('pollTask against a real server', () => {
     expect(server.requests).toHaveLength(1);
   });
 
+  it('gives all the reads of a task one deadline signal, and clears its timer at the end', async () => {
+    server = await startScriptedServer([
+      taskResult('TASK_STATUS_QUEUED'),
+      taskResult('TASK_STATUS_PROCESSING', { progress: 50, eta: 1 }),
+      taskResult('TASK_STATUS_SUCCEED', { progress: 100 }),
+    ]);
+    const client = reader();
+    const signals: (AbortSignal | undefined)[] = [];
+    const watched: TaskReader = {
+      getTaskResult: (taskId, options) => {
+        signals.push(options?.signal);
+        return client.getTaskResult(taskId, options);
+      },
+    };
+    const timers: { ms: number; cleared: boolean }[] = [];
+    const handles = new Map<unknown, { ms: number; cleared: boolean }>();
+    const { final } = await collect(
+      pollTask(watched, 'task-1', {
+        ...fast,
+        deadline: Date.now() + 60_000,
+        setTimeout: (callback, ms) => {
+          const handle = setTimeout(callback, ms);
+          const entry = { ms, cleared: false };
+          timers.push(entry);
+          handles.set(handle, entry);
+          return handle;
+        },
+        clearTimeout: (handle) => {
+          const entry = handles.get(handle);
+          if (entry) entry.cleared = true;
+          clearTimeout(handle as NodeJS.Timeout);
+        },
+      }),
+    );
+    expect(final.status).toBe('SUCCEEDED');
+    expect(signals).toHaveLength(3);
+    expect(new Set(signals).size).toBe(1);
+    expect(signals[0]).toBeInstanceOf(AbortSignal);
+    // One timer for the deadline (the rest are the waits between reads), cleared at the end.
+    const deadlineTimers = timers.filter((timer) => timer.ms > 30_000);
+    expect(deadlineTimers).toHaveLength(1);
+    expect(deadlineTimers[0]?.cleared).toBe(true);
+  });
+
   it('waits as long as a Retry-After the client would not wait for', async () => {
     server = await startScriptedServer(
       Array.from({ length: 50 }, () =>

@@ -195,6 +195,8 @@ export async function createParts(
       apiKey: upstreamKey,
       baseUrl: upstreamUrl,
       fetch: countingFetch(options.metrics, upstreamFetch),
+      // The pool times its requests out itself; the in-process emulator is timed by the client.
+      fetchEnforcesTimeout: !emulator,
     });
     const writer = new TaskWriter({ store, events, logger });
     const trackingParts: TrackingParts = { store, writer, client };

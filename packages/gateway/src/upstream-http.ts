@@ -25,9 +25,28 @@ function headersOf(raw: Record<string, string | string[] | undefined>) {
   };
 }
 
+/** An upstream that took too long, as core's client knows it (`fetchEnforcesTimeout`). */
+class UpstreamTimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/** Rethrows undici's timeouts as a `TimeoutError`, anything else as it is. */
+function asTimeout(error: unknown): never {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && TIMEOUT_CODES.has(code)) {
+    throw new UpstreamTimeoutError('the upstream did not answer in time', { cause: error });
+  }
+  throw error;
+}
+
 /**
  * A `FetchLike` for requests to `baseUrl`'s origin, over at most `connections` kept-alive
- * connections. A URL on another origin (none today) goes through `fetch`.
+ * connections. A URL on another origin (none today) goes through `fetch`. It enforces
+ * `init.timeoutMs` itself (give core's client `fetchEnforcesTimeout: true`): undici's
+ * `headersTimeout` for the answer's head once the request is on a connection, and its
+ * `bodyTimeout` between two chunks of the body.
  */
 export function pooledUpstream(
   baseUrl: string,
@@ -41,19 +60,31 @@ export function pooledUpstream(
     keepAliveTimeout: 30_000,
   });
   const fetchLike: FetchLike = async (input, init) => {
-    if (!input.startsWith(`${origin}/`)) return fetch(input, init);
-    const answer = await pool.request({
-      path: input.slice(origin.length),
-      method: (init.method ?? 'GET') as 'GET' | 'POST',
-      headers: init.headers as Record<string, string>,
-      body: typeof init.body === 'string' ? init.body : null,
-      signal: init.signal ?? null,
-    });
+    if (!input.startsWith(`${origin}/`)) {
+      const timeout = AbortSignal.timeout(init.timeoutMs ?? 30_000);
+      return fetch(input, {
+        ...init,
+        signal: init.signal ? AbortSignal.any([init.signal, timeout]) : timeout,
+      });
+    }
+    const answer = await pool
+      .request({
+        path: input.slice(origin.length),
+        method: (init.method ?? 'GET') as 'GET' | 'POST',
+        headers: init.headers as Record<string, string>,
+        body: typeof init.body === 'string' ? init.body : null,
+        signal: init.signal ?? null,
+        // The attempt's timeout, on undici's own timers: no AbortController or timer per request.
+        ...(init.timeoutMs === undefined
+          ? {}
+          : { headersTimeout: init.timeoutMs, bodyTimeout: init.timeoutMs }),
+      })
+      .catch(asTimeout);
     const response: UpstreamResponse = {
       ok: answer.statusCode >= 200 && answer.statusCode < 300,
       status: answer.statusCode,
       headers: headersOf(answer.headers),
-      text: () => answer.body.text(),
+      text: () => answer.body.text().catch(asTimeout),
     };
     return response;
   };
