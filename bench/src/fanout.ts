@@ -16,6 +16,8 @@ const SPREAD_WATCHERS = 10_000;
 const SPREAD_WINDOW_MS = 10_000;
 /** After a window ends, how long pushes of its last changes may still take to arrive. */
 const GRACE_MS = 3_000;
+/** The least share of a burst window's CPU the pushes must have for their cost to be told apart. */
+const MIN_PUSH_SHARE = 0.25;
 /** Idle subscriptions held at once (the issue's target is 50,000 in one process). */
 const HOLD = [10_000, 50_000] as const;
 const QUIET_TASKS = 10;
@@ -339,69 +341,10 @@ export async function run(): Promise<Section> {
       return recording;
     }
 
-    // Quiet tasks: stalled (PROCESSING at 42%, eta 1 s, for ever), so nothing is pushed to
-    // their subscribers; they carry the memory and subscribe/unsubscribe measurements.
-    await setFaults(emulator.url, { stallTasks: { progress: 42 } });
-    const quiet: string[] = [];
-    for (let i = 0; i < QUIET_TASKS; i++) {
-      quiet.push(await createTask(gatewayUrl, { width: 832, height: 480, steps: 1 }));
-    }
-    for (const id of quiet) {
-      for (;;) {
-        const { videoTask } = await graphql<{ videoTask: { status: string } }>(
-          gatewayUrl,
-          'query($id: ID!) { videoTask(id: $id) { status } }',
-          { id },
-        );
-        if (videoTask.status === 'PROCESSING') break;
-        await sleep(100);
-      }
-    }
+    // The bursts first, while the gateway tracks no task but theirs: its CPU per push is what
+    // the window costs less the same span unwatched, and every other task tracked adds noise.
     // The tasks to measure run to their end as FAILED, so the emulator renders no video.
     await setFaults(emulator.url, { failTasks: { reason: 'the benchmark is over' } });
-
-    // --- memory: 10,000 and 50,000 subscriptions held ------------------------------------------
-    log(`memory: ${thousands(HOLD[1])} subscriptions`);
-    const holdSockets = HOLD[1] / SUBS_PER_SOCKET;
-    const memBefore = await memory();
-    const hold = await open(wsUrl, holdSockets, 'graphql');
-    const memSockets = await memory();
-    const holdHalf = HOLD[0] / SUBS_PER_SOCKET;
-    const first = await subscribe(
-      hold,
-      plan(HOLD[0], (k) => quiet[k % QUIET_TASKS] as string),
-    );
-    await waitForLive(gatewayUrl, HOLD[0]);
-    const mem10 = await memory();
-    const second = await subscribe(
-      hold,
-      plan(HOLD[1] - HOLD[0], (k) => quiet[k % QUIET_TASKS] as string, holdHalf),
-    );
-    await waitForLive(gatewayUrl, HOLD[1]);
-    const memAll = await memory();
-    const held = await scrape(gatewayUrl);
-    const heldLive = held.get('wan_live_subscriptions') ?? 0;
-    const heldSockets = held.get('wan_websocket_connections') ?? 0;
-    const heldAnswered = first.subscriptions + second.subscriptions;
-    log(
-      `held ${heldLive} subscriptions on ${heldSockets} sockets (subscribe: ${(first.ms / 1000).toFixed(1)} s + ${(second.ms / 1000).toFixed(1)} s)`,
-    );
-    await load.request('unsubscribe', { group: hold });
-    await waitForLive(gatewayUrl, 0);
-    await closeGroup(hold);
-
-    // --- subscribe/unsubscribe cycles ----------------------------------------------------------
-    log('cycles: 10,000 subscribe/unsubscribe');
-    const cycleGroup = await open(wsUrl, CYCLE_SOCKETS, 'graphql');
-    const heapStart = await memory();
-    const cycles = await load.request<{ ms: number; cycles: number }>('cycles', {
-      group: cycleGroup,
-      tasks: quiet,
-      total: CYCLES,
-    });
-    await waitForLive(gatewayUrl, 0);
-    const heapEnd = await memory();
-    await closeGroup(cycleGroup);
 
     // --- bursts --------------------------------------------------------------------------------
     interface BurstRow {
@@ -497,6 +440,70 @@ export async function run(): Promise<Section> {
         unwatchedCpuPerSecond,
       });
     }
+
+    // Quiet tasks: stalled (PROCESSING at 42%, eta 1 s, for ever), so nothing is pushed to
+    // their subscribers; they carry the memory and subscribe/unsubscribe measurements.
+    await setFaults(emulator.url, { stallTasks: { progress: 42 } });
+    const quiet: string[] = [];
+    for (let i = 0; i < QUIET_TASKS; i++) {
+      quiet.push(await createTask(gatewayUrl, { width: 832, height: 480, steps: 1 }));
+    }
+    for (const id of quiet) {
+      for (;;) {
+        const { videoTask } = await graphql<{ videoTask: { status: string } }>(
+          gatewayUrl,
+          'query($id: ID!) { videoTask(id: $id) { status } }',
+          { id },
+        );
+        if (videoTask.status === 'PROCESSING') break;
+        await sleep(100);
+      }
+    }
+    // The spread's tasks, like the bursts', run to their end as FAILED (no video is rendered).
+    await setFaults(emulator.url, { failTasks: { reason: 'the benchmark is over' } });
+
+    // --- memory: 10,000 and 50,000 subscriptions held ------------------------------------------
+    log(`memory: ${thousands(HOLD[1])} subscriptions`);
+    const holdSockets = HOLD[1] / SUBS_PER_SOCKET;
+    const memBefore = await memory();
+    const hold = await open(wsUrl, holdSockets, 'graphql');
+    const memSockets = await memory();
+    const holdHalf = HOLD[0] / SUBS_PER_SOCKET;
+    const first = await subscribe(
+      hold,
+      plan(HOLD[0], (k) => quiet[k % QUIET_TASKS] as string),
+    );
+    await waitForLive(gatewayUrl, HOLD[0]);
+    const mem10 = await memory();
+    const second = await subscribe(
+      hold,
+      plan(HOLD[1] - HOLD[0], (k) => quiet[k % QUIET_TASKS] as string, holdHalf),
+    );
+    await waitForLive(gatewayUrl, HOLD[1]);
+    const memAll = await memory();
+    const held = await scrape(gatewayUrl);
+    const heldLive = held.get('wan_live_subscriptions') ?? 0;
+    const heldSockets = held.get('wan_websocket_connections') ?? 0;
+    const heldAnswered = first.subscriptions + second.subscriptions;
+    log(
+      `held ${heldLive} subscriptions on ${heldSockets} sockets (subscribe: ${(first.ms / 1000).toFixed(1)} s + ${(second.ms / 1000).toFixed(1)} s)`,
+    );
+    await load.request('unsubscribe', { group: hold });
+    await waitForLive(gatewayUrl, 0);
+    await closeGroup(hold);
+
+    // --- subscribe/unsubscribe cycles ----------------------------------------------------------
+    log('cycles: 10,000 subscribe/unsubscribe');
+    const cycleGroup = await open(wsUrl, CYCLE_SOCKETS, 'graphql');
+    const heapStart = await memory();
+    const cycles = await load.request<{ ms: number; cycles: number }>('cycles', {
+      group: cycleGroup,
+      tasks: quiet,
+      total: CYCLES,
+    });
+    await waitForLive(gatewayUrl, 0);
+    const heapEnd = await memory();
+    await closeGroup(cycleGroup);
 
     // --- spread --------------------------------------------------------------------------------
     log(`spread: ${SPREAD_WATCHERS} watchers over ${SPREAD_TASKS} tasks`);
@@ -719,10 +726,22 @@ export async function run(): Promise<Section> {
       }),
       ...bursts.map((row) => {
         const r = row.pushCpu / row.bareCpu;
+        const raw = `${row.gatewayCpu.toFixed(1)} µs (${(row.gatewayCpu / row.bareCpu).toFixed(2)}×) with the CPU it spends unwatched`;
+        // The pushes' share of the window's CPU: below a quarter, the subtraction is the
+        // background's own variation, not a measure of the pushes.
+        const share = row.gatewayCpu > 0 ? row.pushCpu / row.gatewayCpu : 0;
+        if (share < MIN_PUSH_SHARE) {
+          return {
+            name: `gateway CPU per push, ${thousands(row.watchers)} watchers`,
+            target: '≤ 1.5 × bare ws per frame',
+            measured: `not separable from the background (the pushes ${(share * 100).toFixed(0)}% of the window's CPU, under ${MIN_PUSH_SHARE * 100}%); ${raw}`,
+            met: false,
+          };
+        }
         return {
           name: `gateway CPU per push, ${thousands(row.watchers)} watchers`,
           target: '≤ 1.5 × bare ws per frame',
-          measured: `${row.pushCpu.toFixed(1)} µs vs ${row.bareCpu.toFixed(1)} µs (${r.toFixed(2)}×); ${row.gatewayCpu.toFixed(1)} µs (${(row.gatewayCpu / row.bareCpu).toFixed(2)}×) with the CPU it spends unwatched`,
+          measured: `${row.pushCpu.toFixed(1)} µs vs ${row.bareCpu.toFixed(1)} µs (${r.toFixed(2)}×); ${raw}`,
           met: r <= 1.5,
         };
       }),
@@ -784,7 +803,7 @@ ${table(
 
 ${latencyTable}
 
-Where the time goes: CPU time (user and system) of the gateway process over the window and its grace, divided by the pushes its \`wan_push_latency_seconds\` histogram counted over the same span (the tracker's reads and writes of every task made so far and the \`/metrics\` scrapes are included, which is most of it when the pushes are few). "Unwatched" is the gateway's CPU per second over a span as long just before, the burst's task already made and nobody subscribed: the same tracking, no pushes. "Of which pushing" is the window's CPU less that rate over the window's length, per push: the subscription's execution once per change, the frames and their writes. The target is marked on it, against the bare \`ws\` server's CPU time over the frames it sent. Then that histogram itself: from the tracker publishing a change to its frame being handed to each watcher's socket (p99 as the bound of its bucket).
+Where the time goes: CPU time (user and system) of the gateway process over the window and its grace, divided by the pushes its \`wan_push_latency_seconds\` histogram counted over the same span (the tracker's reads and writes of every task made so far and the \`/metrics\` scrapes are included, which is most of it when the pushes are few). "Unwatched" is the gateway's CPU per second over a span as long just before, the burst's task already made and nobody subscribed: the same tracking, no pushes. "Of which pushing" is the window's CPU less that rate over the window's length, per push: the subscription's execution once per change, the frames and their writes. The target is marked on it, against the bare \`ws\` server's CPU time over the frames it sent; where the pushes come to less than a quarter of the window's CPU, the difference is the background's own variation (a few hundred pushes beside a second of tracking and garbage collection), so the row says so and counts as missed rather than report noise. Then that histogram itself: from the tracker publishing a change to its frame being handed to each watcher's socket (p99 as the bound of its bucket).
 
 ${histogramTable}
 
