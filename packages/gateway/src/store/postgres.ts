@@ -87,6 +87,9 @@ interface Row {
 
 const TABLE = 'wan_video_tasks';
 const TERMINAL = "('SUCCEEDED', 'FAILED')";
+/** The owner's unfinished tasks, counted: the owner is the parameter `owner` names (`$1`…). */
+const inFlightOf = (owner: string) =>
+  `SELECT COUNT(*)::integer FROM ${TABLE} WHERE owner = ${owner} AND status NOT IN ${TERMINAL}`;
 /**
  * The migrations' lock, in the two-key space of advisory locks: it cannot collide with an owner's
  * insert lock, which uses the one-key (bigint) space.
@@ -271,7 +274,7 @@ export class PostgresTaskStore implements TaskStore {
           `INSERT INTO ${TABLE} (id, owner, idempotency_key, input_hash, input_json, status,
                webhook_secret_hash, created_at, updated_at, deadline_at)
              SELECT $1, $2, $3, $4, $5, 'CREATING', $6, $7, $7, $8
-              WHERE (SELECT COUNT(*) FROM ${TABLE} WHERE owner = $2 AND status NOT IN ${TERMINAL}) < $9
+              WHERE (${inFlightOf('$2')}) < $9
              ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
              RETURNING *`,
           [
@@ -455,9 +458,6 @@ async function findByKey(
 }
 
 async function countInFlight(db: Queryable, owner: string): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(
-    `SELECT COUNT(*)::integer AS n FROM ${TABLE} WHERE owner = $1 AND status NOT IN ${TERMINAL}`,
-    [owner],
-  );
+  const { rows } = await db.query<{ n: number }>(`SELECT (${inFlightOf('$1')}) AS n`, [owner]);
   return rows[0]?.n ?? 0;
 }
