@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseVideoInput, type TaskSnapshot } from '@wan-video/core';
 import fc from 'fast-check';
+import Database from 'libsql';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseLockedError, lockDatabase } from '../src/store/lock.js';
@@ -485,6 +486,34 @@ describe.each(BACKENDS)('$name', ({ storage: createStorage, reasonWithNul }) => 
       expect(await replica.countInFlight(freshOwner())).toBe(0);
     });
 
+    it("keeps the owner's in-flight count through every change, as each instance sees it", async () => {
+      const count = async () => [
+        await store.countInFlight(owner),
+        await replica.countInFlight(owner),
+      ];
+      const a = created(await store.insert(newTask(owner), NO_LIMIT));
+      const b = created(await replica.insert(newTask(owner), NO_LIMIT));
+      const c = created(await store.insert(newTask(owner), NO_LIMIT));
+      expect(await count()).toEqual([3, 3]);
+      const queued = await store.markCreated(a.id, `${owner}-a`, T0);
+      const processing = await store.applySnapshot(a.id, snapshot(), T0, queued.version);
+      expect(await count()).toEqual([3, 3]);
+      const done = snapshot({ status: 'SUCCEEDED', progressPercent: 100, etaSeconds: null });
+      await replica.applySnapshot(a.id, done, T0, (processing as TaskRecord).version);
+      expect(await count()).toEqual([2, 2]);
+      await store.fail(b.id, 'no', T0);
+      await store.fail(b.id, 'again', T0);
+      await store.fail(a.id, 'ended already', T0);
+      expect(await count()).toEqual([1, 1]);
+      // FAILED without an upstream id, then adopted: in flight again.
+      await replica.adopt(b.id, `${owner}-b`, T0);
+      expect(await count()).toEqual([2, 2]);
+      await store.discard(c.id);
+      expect(await count()).toEqual([1, 1]);
+      const unfinished = (await store.unfinished()).filter((task) => task.owner === owner);
+      expect(unfinished.map((task) => task.id)).toEqual([b.id]);
+    });
+
     it('counts tasks by status, every status present', async () => {
       const before = await store.countByStatus();
       const a = created(await store.insert(newTask(owner), NO_LIMIT));
@@ -616,6 +645,40 @@ describe('PostgresTaskStore only', () => {
     expect((error as Error).message).toContain('127.0.0.1:1/tasks');
     expect((error as Error).message).not.toContain('s3cret-pw');
     expect((error as Error).message).not.toContain('wan:');
+  });
+});
+
+describe('SqliteTaskStore only', () => {
+  it("counts a database's unfinished tasks once when it opens a file made before the count", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wan-video-store-'));
+    const path = join(dir, 'tasks.db');
+    try {
+      const owner = freshOwner();
+      const old = new SqliteTaskStore(path);
+      const tasks = [];
+      for (let i = 0; i < 4; i++) tasks.push(created(await old.insert(newTask(owner), NO_LIMIT)));
+      await old.fail((tasks[0] as TaskRecord).id, 'ended', T0);
+      await old.close();
+      // What a gateway before the count left: no table, no triggers.
+      const raw = new Database(path);
+      raw.exec(`DROP TRIGGER tasks_in_flight_insert; DROP TRIGGER tasks_in_flight_update;
+        DROP TRIGGER tasks_in_flight_delete; DROP TABLE owners_in_flight;`);
+      raw.close();
+      for (let open = 0; open < 2; open++) {
+        const store = new SqliteTaskStore(path);
+        expect(await store.countInFlight(owner)).toBe(3);
+        await store.close();
+      }
+      const store = new SqliteTaskStore(path);
+      await store.insert(newTask(owner), NO_LIMIT);
+      expect(await store.countInFlight(owner)).toBe(4);
+      expect(await store.insert(newTask(owner), { maxInFlight: 4 })).toEqual({
+        outcome: 'in_flight_limit',
+      });
+      await store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
