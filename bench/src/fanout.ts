@@ -11,6 +11,8 @@ const SUBS_PER_SOCKET = 50;
 const BURST_WATCHERS = [100, 1_000, 10_000] as const;
 /** Changes of the burst task are measured while their `updatedAt` falls in this window. */
 const BURST_WINDOW_MS = 5_000;
+/** The warm-up burst before the measured ones. */
+const WARM_UP_MS = 10_000;
 const SPREAD_TASKS = 100;
 const SPREAD_WATCHERS = 10_000;
 const SPREAD_WINDOW_MS = 10_000;
@@ -365,12 +367,31 @@ export async function run(): Promise<Section> {
       readonly unwatchedCpuPerSecond: number;
     }
     const bursts: BurstRow[] = [];
+    const collectGarbage = () => gateway.request('memory', { gc: true });
     let template: Record<string, unknown> | undefined;
     let profile: Profile | undefined;
+    // A warm-up burst, not measured: a gateway just started spends tens of ms per second
+    // compiling and collecting its start's garbage, which would land on the first row alone.
+    {
+      log(`warm-up: ${BURST_WATCHERS[0]} watchers, ${WARM_UP_MS / 1000} s`);
+      // A short task (about 10 s here), so that it is no longer tracked when the bursts start.
+      const task = await createTask(gatewayUrl, { width: 832, height: 480, steps: 4 });
+      const layout = plan(BURST_WATCHERS[0], () => task);
+      const group = await open(wsUrl, layout.length, 'graphql');
+      await subscribe(group, layout);
+      await waitForLive(gatewayUrl, BURST_WATCHERS[0]);
+      await sleep(WARM_UP_MS);
+      await load.request('unsubscribe', { group });
+      await waitForLive(gatewayUrl, 0);
+      await closeGroup(group);
+    }
     for (const watchers of BURST_WATCHERS) {
       log(`burst: ${watchers} watchers`);
       const task = await createTask(gatewayUrl, { width: 1280, height: 720, steps: 40 });
-      // The same span with nobody watching: the gateway's CPU that is not pushing.
+      // The same span with nobody watching: the gateway's CPU that is not pushing. Each span
+      // starts after a full collection (outside it), so that a major GC of earlier garbage (a
+      // hundred ms and more, on several threads) does not land on one span of the two.
+      await collectGarbage();
       const unwatchedFrom = performance.now();
       const unwatchedBefore = await cpu(gateway);
       await sleep(BURST_WINDOW_MS + GRACE_MS);
@@ -383,6 +404,7 @@ export async function run(): Promise<Section> {
       await waitForLive(gatewayUrl, watchers);
       // One change pushed before measuring, as the baseline's warm-up broadcast below.
       await sleep(1500);
+      await collectGarbage();
       const before = await scrape(gatewayUrl);
       const windowFrom = performance.now();
       const cpuBefore = await cpu(gateway);
@@ -731,11 +753,14 @@ export async function run(): Promise<Section> {
         // background's own variation, not a measure of the pushes.
         const share = row.gatewayCpu > 0 ? row.pushCpu / row.gatewayCpu : 0;
         if (share < MIN_PUSH_SHARE) {
+          // The whole window's CPU per push (tracking included) bounds the pushes' own from
+          // above: within the target, so are they.
+          const bound = row.gatewayCpu / row.bareCpu;
           return {
             name: `gateway CPU per push, ${thousands(row.watchers)} watchers`,
             target: '≤ 1.5 × bare ws per frame',
-            measured: `not separable from the background (the pushes ${(share * 100).toFixed(0)}% of the window's CPU, under ${MIN_PUSH_SHARE * 100}%); ${raw}`,
-            met: false,
+            measured: `not separable from the background (the pushes ${(share * 100).toFixed(0)}% of the window's CPU, under ${MIN_PUSH_SHARE * 100}%); at most ${raw}${bound <= 1.5 ? ', within the target' : ''}`,
+            met: bound <= 1.5,
           };
         }
         return {
@@ -803,7 +828,7 @@ ${table(
 
 ${latencyTable}
 
-Where the time goes: CPU time (user and system) of the gateway process over the window and its grace, divided by the pushes its \`wan_push_latency_seconds\` histogram counted over the same span (the tracker's reads and writes of every task made so far and the \`/metrics\` scrapes are included, which is most of it when the pushes are few). "Unwatched" is the gateway's CPU per second over a span as long just before, the burst's task already made and nobody subscribed: the same tracking, no pushes. "Of which pushing" is the window's CPU less that rate over the window's length, per push: the subscription's execution once per change, the frames and their writes. The target is marked on it, against the bare \`ws\` server's CPU time over the frames it sent; where the pushes come to less than a quarter of the window's CPU, the difference is the background's own variation (a few hundred pushes beside a second of tracking and garbage collection), so the row says so and counts as missed rather than report noise. Then that histogram itself: from the tracker publishing a change to its frame being handed to each watcher's socket (p99 as the bound of its bucket).
+Where the time goes: CPU time (user and system) of the gateway process over the window and its grace, divided by the pushes its \`wan_push_latency_seconds\` histogram counted over the same span (the tracker's reads and writes of every task made so far and the \`/metrics\` scrapes are included, which is most of it when the pushes are few). "Unwatched" is the gateway's CPU per second over a span as long just before, the burst's task already made and nobody subscribed: the same tracking, no pushes. "Of which pushing" is the window's CPU less that rate over the window's length, per push: the subscription's execution once per change, the frames and their writes. The target is marked on it, against the bare \`ws\` server's CPU time over the frames it sent; where the pushes come to less than a quarter of the window's CPU, the difference is the background's own variation (a few hundred pushes beside a second of tracking and garbage collection), so the row says so, and counts as met only if the whole window's CPU per push (an upper bound on the pushes' own) is within the target. The bursts follow an unmeasured warm-up burst (100 watchers on a short task, 10 s: a gateway just started compiles and collects its start's garbage), and each span, unwatched or watched, starts after a forced full collection, so that a major GC of earlier garbage (a hundred ms and more of CPU) does not land on one span of the two. Then that histogram itself: from the tracker publishing a change to its frame being handed to each watcher's socket (p99 as the bound of its bucket).
 
 ${histogramTable}
 
