@@ -533,6 +533,32 @@ describe.each(BACKENDS)('$name', ({ storage: createStorage, reasonWithNul }) => 
         FAILED: before.FAILED + 1,
       });
     });
+
+    it('keeps the counts by status through every change, a write that loses included', async () => {
+      const before = await store.countByStatus();
+      const change = async (expected: Partial<Record<keyof typeof before, number>>) =>
+        expect(await replica.countByStatus()).toEqual({ ...before, ...expected });
+      const a = created(await store.insert(newTask(owner), NO_LIMIT));
+      const b = created(await store.insert(newTask(owner), NO_LIMIT));
+      const c = created(await store.insert(newTask(owner), NO_LIMIT));
+      await change({ CREATING: before.CREATING + 3 });
+      const queued = await store.markCreated(a.id, `${owner}-a`, T0);
+      const processing = await store.applySnapshot(a.id, snapshot(), T0, queued.version);
+      await change({ CREATING: before.CREATING + 2, PROCESSING: before.PROCESSING + 1 });
+      // A stale version writes nothing, and counts nothing.
+      expect(await store.applySnapshot(a.id, snapshot(), T0, queued.version)).toBeUndefined();
+      const done = snapshot({ status: 'SUCCEEDED', progressPercent: 100, etaSeconds: null });
+      await store.applySnapshot(a.id, done, T0, (processing as TaskRecord).version);
+      await store.fail(b.id, 'no', T0);
+      await change({
+        CREATING: before.CREATING + 1,
+        SUCCEEDED: before.SUCCEEDED + 1,
+        FAILED: before.FAILED + 1,
+      });
+      await store.adopt(b.id, `${owner}-b`, T0);
+      await store.discard(c.id);
+      await change({ QUEUED: before.QUEUED + 1, SUCCEEDED: before.SUCCEEDED + 1 });
+    });
   });
 
   describe('two instances racing (two replicas)', () => {
@@ -649,7 +675,7 @@ describe('PostgresTaskStore only', () => {
 });
 
 describe('SqliteTaskStore only', () => {
-  it("counts a database's unfinished tasks once when it opens a file made before the count", async () => {
+  it("counts a database's tasks once when it opens a file made before the counts", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wan-video-store-'));
     const path = join(dir, 'tasks.db');
     try {
@@ -659,14 +685,23 @@ describe('SqliteTaskStore only', () => {
       for (let i = 0; i < 4; i++) tasks.push(created(await old.insert(newTask(owner), NO_LIMIT)));
       await old.fail((tasks[0] as TaskRecord).id, 'ended', T0);
       await old.close();
-      // What a gateway before the count left: no table, no triggers.
+      // What a gateway before the counts left: no tables, no triggers.
       const raw = new Database(path);
       raw.exec(`DROP TRIGGER tasks_in_flight_insert; DROP TRIGGER tasks_in_flight_update;
-        DROP TRIGGER tasks_in_flight_delete; DROP TABLE owners_in_flight;`);
+        DROP TRIGGER tasks_in_flight_delete; DROP TABLE owners_in_flight;
+        DROP TRIGGER tasks_status_insert; DROP TRIGGER tasks_status_update;
+        DROP TRIGGER tasks_status_delete; DROP TABLE status_counts;`);
       raw.close();
       for (let open = 0; open < 2; open++) {
         const store = new SqliteTaskStore(path);
         expect(await store.countInFlight(owner)).toBe(3);
+        expect(await store.countByStatus()).toEqual({
+          CREATING: 3,
+          QUEUED: 0,
+          PROCESSING: 0,
+          SUCCEEDED: 0,
+          FAILED: 1,
+        });
         await store.close();
       }
       const store = new SqliteTaskStore(path);
