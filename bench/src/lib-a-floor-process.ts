@@ -6,7 +6,7 @@
  * (`POST /v3/async/wan-t2v`, the body the gateway sends for the same input) through an undici
  * `Pool` with keep-alive, as `packages/gateway/src/upstream-http.ts` does, stores one row in
  * SQLite (libsql, WAL, `synchronous = NORMAL`, one prepared INSERT) and answers `QUEUED`. No
- * authentication, limits, idempotency, tracking, metrics or logs.
+ * authentication, limits, idempotency, tracking, metrics or logs, and no body-size check.
  *
  * `common.ts` forks it like the gateway child: its options come as JSON in argv[2], the URL goes
  * back over IPC as `{ url }`, it stops on `'close'` or when the parent goes away, and it answers
@@ -154,6 +154,9 @@ const yoga = createYoga({
   landingPage: false,
   graphiql: false,
   logging: false,
+  // Nor yoga's body-size check (a TransformStream piped through every body), which the gateway
+  // also turns off: the floor pays for nothing the gateway does not.
+  maxRequestBodySize: false,
 });
 const server = createServer(yoga);
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
