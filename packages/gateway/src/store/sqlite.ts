@@ -190,8 +190,8 @@ interface QueuedWrite {
  * COMMIT), in the order they came. Each write's promise settles after that COMMIT, with its own
  * result or error, so no caller answers, publishes or pays upstream on a write that is not in
  * the WAL, and a read never sees a change that is not committed. Under load this turns one WAL
- * commit per write (each writing every page it changed: the row's and those of up to five
- * indexes, mostly the same pages from one write to the next) into one per turn (`bench/`).
+ * commit per write (each writing every page it changed: the row's, its indexes' and the count
+ * rows', mostly the same pages from one write to the next) into one per turn (`bench/`).
  * The transaction is open only while the queue runs, synchronously: it never waits on the
  * event loop, so another connection (another store on the file, the checkpointer) waits at
  * most that long for the write lock.
