@@ -229,9 +229,9 @@ export function createGateway(
         renderGraphiQL: createGraphiQLRenderer('/graphql'),
         cors: guard.cors,
         // The server below refuses a POST without Content-Length or over maxBodyBytes before yoga
-        // sees it, and Node reads no byte past Content-Length: yoga's own limit (a TransformStream
-        // piped through every request body) would check what is already checked, at about 4% of
-        // a mutation's CPU.
+        // sees it, and Node reads no byte past Content-Length: yoga's own limit would check again,
+        // by piping every request body through a TransformStream (a stream pipeline, an
+        // AbortController and a DOMException per request; bench/RESULTS.md has its cost).
         maxRequestBodySize: false,
         logging: {
           debug: (...args) => logger.debug({ yoga: args }, 'yoga'),
