@@ -201,7 +201,6 @@ export class SqliteTaskStore implements TaskStore {
   readonly #get: Statement<[string], Row>;
   /** Statements are prepared once and reused: preparing is most of a small query's cost. */
   readonly #statements = new Map<string, ReturnType<InstanceType<typeof Database>['prepare']>>();
-  readonly #insert: (task: NewTask, maxInFlight: number) => InsertResult;
   readonly #checkpointer: Checkpointer | undefined;
   #queue: QueuedWrite[] = [];
   readonly webhooks: WebhookStore;
@@ -218,41 +217,41 @@ export class SqliteTaskStore implements TaskStore {
     // lose the last commits. FULL would fsync every commit: about 15x slower here (bench/).
     this.#db.pragma('synchronous = NORMAL');
     // In one transaction, so that each count is filled exactly once, by whoever creates it.
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
-      const exists = this.#db.prepare(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-      );
-      const missing = COUNTS.filter((count) => !exists.get(count.table));
-      this.#db.exec(SCHEMA);
-      for (const count of missing) this.#db.exec(count.backfill);
-      this.#db.exec(WEBHOOK_SQLITE_SCHEMA);
-      this.#db.exec('COMMIT');
-    } catch (error) {
-      this.#db.exec('ROLLBACK');
-      throw error;
-    }
+    this.#db
+      .transaction(() => {
+        const exists = this.#db.prepare(
+          "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+        );
+        const missing = COUNTS.filter((count) => !exists.get(count.table));
+        this.#db.exec(SCHEMA);
+        for (const count of missing) this.#db.exec(count.backfill);
+        this.#db.exec(WEBHOOK_SQLITE_SCHEMA);
+      })
+      .immediate();
     this.webhooks = createSqliteWebhookStore(this.#db);
     if (path !== ':memory:') {
       this.#db.pragma('wal_autocheckpoint = 0');
       this.#checkpointer = startCheckpointer(path);
     }
     this.#get = this.#prepare<[string], Row>('SELECT * FROM tasks WHERE id = ?');
-    // One unit in the turn's transaction (a savepoint, undone alone if it throws): the key check,
-    // the in-flight count and the insert cannot interleave with another write. The one-writer
-    // lock (`lock.ts`) keeps other processes out; BEGIN IMMEDIATE holds SQLite's write lock.
-    this.#insert = (task: NewTask, maxInFlight: number): InsertResult => {
-      this.#prepare('SAVEPOINT task_insert').run();
-      try {
-        const result = this.#insertNow(task, maxInFlight);
-        this.#prepare('RELEASE task_insert').run();
-        return result;
-      } catch (error) {
-        this.#prepare('ROLLBACK TO task_insert').run();
-        this.#prepare('RELEASE task_insert').run();
-        throw error;
-      }
-    };
+  }
+
+  /**
+   * One unit in the turn's transaction (a savepoint, undone alone if it throws): the key check,
+   * the in-flight count and the insert cannot interleave with another write. The one-writer
+   * lock (`lock.ts`) keeps other processes out; BEGIN IMMEDIATE holds SQLite's write lock.
+   */
+  #insert(task: NewTask, maxInFlight: number): InsertResult {
+    this.#prepare('SAVEPOINT task_insert').run();
+    try {
+      const result = this.#insertNow(task, maxInFlight);
+      this.#prepare('RELEASE task_insert').run();
+      return result;
+    } catch (error) {
+      this.#prepare('ROLLBACK TO task_insert').run();
+      this.#prepare('RELEASE task_insert').run();
+      throw error;
+    }
   }
 
   #insertNow(task: NewTask, maxInFlight: number): InsertResult {
