@@ -367,7 +367,6 @@ export async function run(): Promise<Section> {
       readonly unwatchedCpuPerSecond: number;
     }
     const bursts: BurstRow[] = [];
-    const collectGarbage = () => gateway.request('memory', { gc: true });
     let template: Record<string, unknown> | undefined;
     let profile: Profile | undefined;
     // A warm-up burst, not measured: a gateway just started spends tens of ms per second
@@ -391,7 +390,7 @@ export async function run(): Promise<Section> {
       // The same span with nobody watching: the gateway's CPU that is not pushing. Each span
       // starts after a full collection (outside it), so that a major GC of earlier garbage (a
       // hundred ms and more, on several threads) does not land on one span of the two.
-      await collectGarbage();
+      await memory(); // two forced full collections
       const unwatchedFrom = performance.now();
       const unwatchedBefore = await cpu(gateway);
       await sleep(BURST_WINDOW_MS + GRACE_MS);
@@ -404,7 +403,7 @@ export async function run(): Promise<Section> {
       await waitForLive(gatewayUrl, watchers);
       // One change pushed before measuring (after the collection, which may drop compiled
       // code), as the baseline's warm-up broadcast below.
-      await collectGarbage();
+      await memory(); // two forced full collections
       await sleep(1500);
       const before = await scrape(gatewayUrl);
       const windowFrom = performance.now();
